@@ -1,0 +1,74 @@
+package manifests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/puretasks/k8s-conformance/internal/spec"
+)
+
+// Profile is what a set is held to: the default emptyDir uploads, or the
+// persistent-uploads variant (PV + PVC, backend volume from the claim).
+type Profile string
+
+const (
+	Default    Profile = "default"
+	Persistent Profile = "persistent-uploads"
+)
+
+// Profiled is a set and the profile it is checked against.
+type Profiled struct {
+	*Set
+	Profile Profile
+}
+
+// BaseDir is the default set's directory inside a manifests directory laid
+// out as the repository's is.
+const BaseDir = "base"
+
+// Discover finds the sets in a manifests directory (MANIFESTS_DIR):
+//   - a directory with base/ and/or persistent-uploads/ holds those two sets
+//     (base/ is required then);
+//   - any other directory or file is one set, held to the persistent profile
+//     if it contains the PersistentVolumeClaim, to the default one otherwise.
+func Discover(root string) ([]Profiled, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("manifests: MANIFESTS_DIR %s: %w", root, err)
+	}
+	base := filepath.Join(root, BaseDir)
+	variant := filepath.Join(root, spec.Seed.Uploads.VariantDir)
+	if st.IsDir() && (isDir(base) || isDir(variant)) {
+		if !isDir(base) {
+			return nil, fmt.Errorf("manifests: %s has %s/ but no %s/ (the default set)", root, spec.Seed.Uploads.VariantDir, BaseDir)
+		}
+		def, err := Load(base)
+		if err != nil {
+			return nil, err
+		}
+		sets := []Profiled{{Set: def, Profile: Default}}
+		if isDir(variant) {
+			v, err := Load(variant)
+			if err != nil {
+				return nil, err
+			}
+			sets = append(sets, Profiled{Set: v, Profile: Persistent})
+		}
+		return sets, nil
+	}
+	s, err := Load(root)
+	if err != nil {
+		return nil, err
+	}
+	p := Default
+	if _, ok := s.Find("PersistentVolumeClaim", "*", spec.Seed.Uploads.PVC.Name); ok {
+		p = Persistent
+	}
+	return []Profiled{{Set: s, Profile: p}}, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
