@@ -250,8 +250,10 @@ func (w *work) nodeImage(ctx context.Context) (bool, error) {
 	if _, err := docker(ctx, "exec", name, "pkill", "containerd"); err != nil {
 		return false, err
 	}
+	// The build container's PID 1 is sleep, which never reaps, so the exited
+	// containerd lingers as a zombie: wait for its API to stop answering.
 	err = poll.Until(ctx, poll.NodeContainerd, func(ctx context.Context) (bool, error) {
-		_, err := docker(ctx, "exec", name, "pgrep", "-x", "containerd")
+		_, err := docker(ctx, "exec", name, "ctr", "version")
 		return err != nil, nil
 	})
 	if err != nil {

@@ -1,0 +1,254 @@
+// Package kindcluster drives kind as a Go library: create a cluster from a
+// fixture config with a dedicated kubeconfig, load image archives into every
+// node, export logs, delete, and find clusters a crashed run left behind.
+package kindcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	kindcmd "sigs.k8s.io/kind/pkg/cmd"
+	"sigs.k8s.io/yaml"
+)
+
+// NamePrefix starts the name of every cluster this project creates, so a
+// later run can recognise (and remove) what a crashed one left behind.
+const NamePrefix = "todoconf-"
+
+// hostDataPlaceholder is replaced in fixture configs by the run's data dir.
+const hostDataPlaceholder = "HOST_DATA_DIR"
+
+// Options describe a cluster to create.
+type Options struct {
+	Name       string // NewName() when empty
+	ConfigFile string // a kind config under fixtures/kind
+	NodeImage  string
+	// Kubeconfig is where kind writes the cluster's kubeconfig; it never
+	// touches ~/.kube/config.
+	Kubeconfig string
+	// HostDataDir is mounted at /mnt/data in every node.
+	HostDataDir string
+	// WaitForReady bounds kind's own wait for the control plane.
+	WaitForReady time.Duration
+	Log          io.Writer
+}
+
+// Cluster is a kind cluster this process created or adopted.
+type Cluster struct {
+	Name       string
+	Kubeconfig string
+	provider   *cluster.Provider
+}
+
+// NewName returns a fresh, recognisable cluster name.
+func NewName() string { return fmt.Sprintf("%s%06x", NamePrefix, rand.IntN(1<<24)) }
+
+func provider() *cluster.Provider {
+	return cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(kindcmd.NewLogger()))
+}
+
+// LoadConfig reads a fixture config and fills in the run's values.
+func LoadConfig(path, hostDataDir string) (*v1alpha4.Cluster, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("kind config: %w", err)
+	}
+	raw = []byte(strings.ReplaceAll(string(raw), hostDataPlaceholder, hostDataDir))
+	cfg := &v1alpha4.Cluster{}
+	if err := yaml.UnmarshalStrict(raw, cfg); err != nil {
+		return nil, fmt.Errorf("kind config %s: %w", path, err)
+	}
+	v1alpha4.SetDefaultsCluster(cfg)
+	return cfg, nil
+}
+
+// HostPorts lists the host ports a config maps, with their listen addresses.
+func HostPorts(cfg *v1alpha4.Cluster) []string {
+	var out []string
+	for _, n := range cfg.Nodes {
+		for _, m := range n.ExtraPortMappings {
+			addr := m.ListenAddress
+			if addr == "" {
+				addr = "0.0.0.0"
+			}
+			out = append(out, net.JoinHostPort(addr, fmt.Sprint(m.HostPort)))
+		}
+	}
+	return out
+}
+
+// PreflightPorts fails within a second if a host port the config maps is
+// already taken, naming it, instead of letting docker fail mid-create.
+func PreflightPorts(cfg *v1alpha4.Cluster) error {
+	for _, hp := range HostPorts(cfg) {
+		l, err := net.Listen("tcp", hp)
+		if err != nil {
+			return fmt.Errorf("host port %s is already in use (another kind cluster or server?): %w", hp, err)
+		}
+		l.Close()
+	}
+	return nil
+}
+
+// Create creates the cluster. On failure the partial cluster is deleted.
+func Create(ctx context.Context, o Options) (*Cluster, error) {
+	if o.Name == "" {
+		o.Name = NewName()
+	}
+	if o.Kubeconfig == "" {
+		return nil, errors.New("kindcluster: a dedicated Kubeconfig path is required")
+	}
+	if err := os.MkdirAll(o.HostDataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.Kubeconfig), 0o755); err != nil {
+		return nil, err
+	}
+	cfg, err := LoadConfig(o.ConfigFile, o.HostDataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := PreflightPorts(cfg); err != nil {
+		return nil, err
+	}
+	c := &Cluster{Name: o.Name, Kubeconfig: o.Kubeconfig, provider: provider()}
+	done := make(chan error, 1)
+	go func() {
+		done <- c.provider.Create(o.Name,
+			cluster.CreateWithV1Alpha4Config(cfg),
+			cluster.CreateWithNodeImage(o.NodeImage),
+			cluster.CreateWithKubeconfigPath(o.Kubeconfig),
+			cluster.CreateWithWaitForReady(o.WaitForReady),
+			cluster.CreateWithDisplayUsage(false),
+			cluster.CreateWithDisplaySalutation(false),
+		)
+	}()
+	// kind's Create takes no context: on cancellation, delete what exists so
+	// far (kind's create then fails on its own) and wait for it to return.
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = c.Delete()
+		err = <-done
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		_ = c.Delete()
+		return nil, fmt.Errorf("kind create cluster %s (image %s): %w", o.Name, o.NodeImage, err)
+	}
+	return c, nil
+}
+
+// Adopt returns a handle on an existing kind cluster (for cleanup).
+func Adopt(name, kubeconfig string) *Cluster {
+	return &Cluster{Name: name, Kubeconfig: kubeconfig, provider: provider()}
+}
+
+// Nodes returns the names of the cluster's node containers.
+func (c *Cluster) Nodes() ([]string, error) {
+	nodes, err := c.provider.ListInternalNodes(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.String())
+	}
+	return names, nil
+}
+
+// LoadImageArchive imports a docker-archive tarball into every node's containerd.
+func (c *Cluster) LoadImageArchive(path string) error {
+	nodes, err := c.provider.ListInternalNodes(c.Name)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		err = nodeutils.LoadImageArchive(n, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("loading %s into %s: %w", filepath.Base(path), n, err)
+		}
+	}
+	return nil
+}
+
+// ExportLogs writes kind's log bundle (journals, containerd, pods) to dir.
+func (c *Cluster) ExportLogs(dir string) error {
+	return c.provider.CollectLogs(c.Name, dir)
+}
+
+// Delete removes the cluster's containers and its kubeconfig file. It is
+// idempotent.
+func (c *Cluster) Delete() error {
+	err := c.provider.Delete(c.Name, c.Kubeconfig)
+	if rmErr := os.Remove(c.Kubeconfig); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
+		err = rmErr
+	}
+	return err
+}
+
+// Leftovers lists kind clusters with this project's name prefix.
+func Leftovers() ([]string, error) {
+	names, err := provider().List()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, NamePrefix) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// DeleteLeftovers removes clusters a crashed earlier run left behind.
+func DeleteLeftovers(log io.Writer) error {
+	names, err := Leftovers()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		fmt.Fprintf(log, "kindcluster: removing cluster %s left by an earlier run\n", n)
+		if err := provider().Delete(n, ""); err != nil {
+			errs = append(errs, fmt.Errorf("deleting leftover cluster %s: %w", n, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveKindNetworkIfUnused deletes the `kind` docker network kind creates
+// and never removes, once no container uses it.
+func RemoveKindNetworkIfUnused(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "docker", "network", "inspect", "kind", "--format", "{{len .Containers}}").Output()
+	if err != nil {
+		return nil // no such network
+	}
+	if strings.TrimSpace(string(out)) != "0" {
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "network", "rm", "kind").CombinedOutput(); err != nil {
+		return fmt.Errorf("docker network rm kind: %v: %s", err, out)
+	}
+	return nil
+}
