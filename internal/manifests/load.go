@@ -58,13 +58,13 @@ type Set struct {
 
 // supported are the kinds a todo-app manifest set may hold.
 var supported = map[schema.GroupVersionKind]bool{
-	{Version: "v1", Kind: "Namespace"}:                   true,
-	{Version: "v1", Kind: "ConfigMap"}:                   true,
-	{Version: "v1", Kind: "Secret"}:                      true,
-	{Version: "v1", Kind: "Service"}:                     true,
-	{Version: "v1", Kind: "PersistentVolume"}:            true,
-	{Version: "v1", Kind: "PersistentVolumeClaim"}:       true,
-	{Group: "apps", Version: "v1", Kind: "Deployment"}:   true,
+	{Version: "v1", Kind: "Namespace"}:                 true,
+	{Version: "v1", Kind: "ConfigMap"}:                 true,
+	{Version: "v1", Kind: "Secret"}:                    true,
+	{Version: "v1", Kind: "Service"}:                   true,
+	{Version: "v1", Kind: "PersistentVolume"}:          true,
+	{Version: "v1", Kind: "PersistentVolumeClaim"}:     true,
+	{Group: "apps", Version: "v1", Kind: "Deployment"}: true,
 }
 
 var decoder = serializer.NewCodecFactory(scheme.Scheme).UniversalDeserializer()

@@ -139,4 +139,3 @@ func TestParseSource(t *testing.T) {
 	_, err := ParseSource("registry")
 	assert.ErrorContains(t, err, "unknown node image source")
 }
-
