@@ -33,6 +33,7 @@ const BaseDir = "base"
 //   - any other directory or file is one set, held to the persistent profile
 //     if it contains the PersistentVolumeClaim, to the default one otherwise.
 func Discover(root string) ([]Profiled, error) {
+	l := newLoader()
 	st, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("manifests: MANIFESTS_DIR %s: %w", root, err)
@@ -43,13 +44,13 @@ func Discover(root string) ([]Profiled, error) {
 		if !isDir(base) {
 			return nil, fmt.Errorf("manifests: %s has %s/ but no %s/ (the default set)", root, spec.Seed.Uploads.VariantDir, BaseDir)
 		}
-		def, err := Load(base)
+		def, err := l.load(base)
 		if err != nil {
 			return nil, err
 		}
 		sets := []Profiled{{Set: def, Profile: Default}}
 		if isDir(variant) {
-			v, err := Load(variant)
+			v, err := l.load(variant)
 			if err != nil {
 				return nil, err
 			}
@@ -57,7 +58,7 @@ func Discover(root string) ([]Profiled, error) {
 		}
 		return sets, nil
 	}
-	s, err := Load(root)
+	s, err := l.load(root)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ var kustomizationFields = map[string]bool{
 	"apiVersion": true, "kind": true, "resources": true, "patches": true, "patchesStrategicMerge": true,
 }
 
-func renderKustomization(dir string, visiting map[string]bool) ([]Object, error) {
+func (l *loader) renderKustomization(dir string, visiting map[string]bool) ([]Object, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -79,9 +79,9 @@ func renderKustomization(dir string, visiting map[string]bool) ([]Object, error)
 			if kustomizationIn(p) == "" {
 				return nil, fmt.Errorf("manifests: %s: resource %q is a directory without a kustomization", file, r)
 			}
-			got, err = renderKustomization(p, visiting)
+			got, err = l.renderKustomization(p, visiting)
 		} else {
-			got, err = decodeFile(p)
+			got, err = l.decodeFile(p)
 		}
 		if err != nil {
 			return nil, err
@@ -121,7 +121,7 @@ func applyPatchFile(objs []Object, path string) error {
 		if isEmptyDocument(d.raw) {
 			continue
 		}
-		where := fmt.Sprintf("%s:%d", path, d.line)
+		where := fmt.Sprintf("%s:%d", path, d.line+firstContentLine(d.raw))
 		patchJSON, err := yaml.YAMLToJSON(d.raw)
 		if err != nil {
 			return fmt.Errorf("manifests: %s: malformed YAML: %w", where, err)

@@ -8,9 +8,9 @@ package manifests
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -82,10 +81,39 @@ func kustomizationIn(dir string) string {
 	return ""
 }
 
+// loader decodes each file once; sets that share files (an overlay and its
+// base) get deep copies, since patches change objects.
+type loader struct {
+	files map[string][]Object
+}
+
+func newLoader() *loader { return &loader{files: map[string][]Object{}} }
+
+func (l *loader) decodeFile(path string) ([]Object, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	objs, ok := l.files[abs]
+	if !ok {
+		if objs, err = decodeFile(path); err != nil {
+			return nil, err
+		}
+		l.files[abs] = objs
+	}
+	out := make([]Object, len(objs))
+	for i, o := range objs {
+		out[i] = Object{Object: o.DeepCopyObject().(client.Object), Source: o.Source}
+	}
+	return out, nil
+}
+
 // Load reads one set from a file or a directory. A directory holding a
 // kustomization is rendered as kustomize would; any other directory
 // contributes every .yaml/.yml/.json file below it.
-func Load(path string) (*Set, error) {
+func Load(path string) (*Set, error) { return newLoader().load(path) }
+
+func (l *loader) load(path string) (*Set, error) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("manifests: %s does not exist", path)
@@ -97,11 +125,11 @@ func Load(path string) (*Set, error) {
 	var objs []Object
 	switch {
 	case !st.IsDir():
-		objs, err = decodeFile(path)
+		objs, err = l.decodeFile(path)
 	case kustomizationIn(path) != "":
-		objs, err = renderKustomization(path, map[string]bool{})
+		objs, err = l.renderKustomization(path, map[string]bool{})
 	default:
-		objs, err = loadTree(path)
+		objs, err = l.loadTree(path)
 	}
 	if err != nil {
 		return nil, err
@@ -116,7 +144,7 @@ func Load(path string) (*Set, error) {
 	return set, nil
 }
 
-func loadTree(root string) ([]Object, error) {
+func (l *loader) loadTree(root string) ([]Object, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -138,7 +166,7 @@ func loadTree(root string) ([]Object, error) {
 	}
 	var objs []Object
 	for _, f := range files {
-		o, err := decodeFile(f)
+		o, err := l.decodeFile(f)
 		if err != nil {
 			return nil, err
 		}
@@ -170,36 +198,43 @@ type document struct {
 	line int
 }
 
+// splitDocuments splits a multi-document YAML file on "---" lines, keeping
+// the file line each document starts on.
 func splitDocuments(path string, raw []byte) ([]document, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
 	var docs []document
-	line := 1
-	for {
-		doc, err := r.Read()
-		if err == io.EOF {
-			return docs, nil
+	var cur strings.Builder
+	start := 1
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		l := sc.Text()
+		if l == "---" || strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "---\t") {
+			docs = append(docs, document{raw: []byte(cur.String()), line: start})
+			cur.Reset()
+			start = line + 1
+			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		start := line + leadingSeparatorLines(doc)
-		docs = append(docs, document{raw: doc, line: start})
-		line += bytes.Count(doc, []byte("\n"))
+		cur.WriteString(l)
+		cur.WriteByte('\n')
 	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+	}
+	return append(docs, document{raw: []byte(cur.String()), line: start}), nil
 }
 
-// leadingSeparatorLines counts the lines before a document's content (the
-// "---" separator the reader keeps, blank lines and comments), so errors
-// point at the document's first real line.
-func leadingSeparatorLines(doc []byte) int {
+// firstContentLine is the offset of a document's first line that is neither
+// blank nor a comment, so an error points at the object, not its preamble.
+func firstContentLine(doc []byte) int {
 	n := 0
 	for _, l := range strings.Split(string(doc), "\n") {
 		t := strings.TrimSpace(l)
-		if t == "" || t == "---" || strings.HasPrefix(t, "#") {
-			n++
-			continue
+		if t != "" && !strings.HasPrefix(t, "#") {
+			break
 		}
-		break
+		n++
 	}
 	return n
 }
@@ -238,16 +273,16 @@ func decodeFile(path string) ([]Object, error) {
 }
 
 func decodeDocument(path string, d document) (Object, error) {
-	where := fmt.Sprintf("%s:%d", path, d.line)
+	where := fmt.Sprintf("%s:%d", path, d.line+firstContentLine(d.raw))
 	js, err := yaml.YAMLToJSON(d.raw)
 	if err != nil {
-		return Object{}, fmt.Errorf("manifests: %s: malformed YAML: %s", where, shiftYAMLLine(err.Error(), d.line-1-leadingSeparatorLines(d.raw)))
+		return Object{}, fmt.Errorf("manifests: %s: malformed YAML: %s", path, fileLine(err.Error(), path, d.line))
 	}
 	var meta struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 	}
-	if err := yaml.Unmarshal(js, &meta); err != nil {
+	if err := json.Unmarshal(js, &meta); err != nil {
 		return Object{}, fmt.Errorf("manifests: %s: not a Kubernetes object: %w", where, err)
 	}
 	if meta.Kind == "" || meta.APIVersion == "" {
@@ -272,19 +307,18 @@ func decodeDocument(path string, d document) (Object, error) {
 	return Object{Object: co, Source: where}, nil
 }
 
-// shiftYAMLLine rewrites the parser's "line N" (relative to the document) to
-// a line of the file.
-func shiftYAMLLine(msg string, offset int) string {
-	if offset <= 0 {
-		return msg
-	}
+// fileLine turns the parser's "yaml: line N: msg" (N counted within the
+// document) into "file:line: msg".
+func fileLine(msg, path string, docStart int) string {
 	var n int
-	if i := strings.Index(msg, "line "); i >= 0 {
-		if _, err := fmt.Sscanf(msg[i:], "line %d", &n); err == nil {
-			return strings.Replace(msg, fmt.Sprintf("line %d", n), fmt.Sprintf("line %d", n+offset), 1)
+	if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
+		if _, err := fmt.Sscanf(rest, "%d", &n); err == nil {
+			if i := strings.Index(rest, ": "); i >= 0 {
+				return fmt.Sprintf("%s:%d: %s", path, docStart+n-1, rest[i+2:])
+			}
 		}
 	}
-	return msg
+	return fmt.Sprintf("%s:%d: %s", path, docStart, msg)
 }
 
 func supportedList() string {
