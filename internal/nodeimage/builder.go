@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/puretasks/k8s-conformance/internal/imagetar"
 )
 
 // recipe is the builder's own source and assets: a change to any of them is a
@@ -71,6 +73,9 @@ func (b *Builder) Key() (string, error) {
 	}
 	fmt.Fprintln(h, recipeRevision)
 	if err := hashFS(h, recipe, "."); err != nil {
+		return "", err
+	}
+	if err := hashFS(h, imagetar.Source, "."); err != nil {
 		return "", err
 	}
 	if err := hashFS(h, os.DirFS(filepath.Join(b.o.KindDir, "images", "base", "files")), "."); err != nil {

@@ -1,69 +1,27 @@
 package nodeimage
 
 import (
-	"compress/gzip"
+	"archive/tar"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/puretasks/k8s-conformance/internal/imagetar"
 )
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// imageFromLayers assembles an image from uncompressed layer tars.
-func imageFromLayers(layers []string, cfg v1.Config) (v1.Image, error) {
-	img := empty.Image
-	for _, p := range layers {
-		l, err := tarball.LayerFromFile(p, tarball.WithCompressionLevel(gzip.BestSpeed))
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", p, err)
-		}
-		if img, err = mutate.AppendLayers(img, l); err != nil {
-			return nil, err
-		}
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Config = cfg
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	return mutate.ConfigFile(img, cf)
-}
-
-// writeArchive writes img as a docker-loadable archive carrying every tag.
-func writeArchive(path string, img v1.Image, tags ...string) error {
-	refs := map[name.Reference]v1.Image{}
-	for _, t := range tags {
-		tag, err := name.NewTag(t)
-		if err != nil {
-			return err
-		}
-		refs[tag] = img
-	}
-	tmp := path + ".tmp"
-	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
-}
-
 // distrolessEntries are the few files a static Go binary needs at run time.
-func (w *work) distrolessEntries() []entry {
-	return []entry{
-		fileEntry("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n")),
-		fileEntry("etc/group", 0o644, []byte("root:x:0:\nnobody:x:65534:\n")),
-		fileEntry("etc/nsswitch.conf", 0o644, []byte("hosts: files dns\n")),
-		copyEntry("etc/ssl/certs/ca-certificates.crt", 0o644, filepath.Join(w.nodeTree, "etc/ssl/certs/ca-certificates.crt")),
-		{Path: "tmp", Type: '5', Mode: 0o1777},
+func (w *work) distrolessEntries() []imagetar.Entry {
+	return []imagetar.Entry{
+		imagetar.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n")),
+		imagetar.File("etc/group", 0o644, []byte("root:x:0:\nnobody:x:65534:\n")),
+		imagetar.File("etc/nsswitch.conf", 0o644, []byte("hosts: files dns\n")),
+		imagetar.Copy("etc/ssl/certs/ca-certificates.crt", 0o644, filepath.Join(w.nodeTree, "etc/ssl/certs/ca-certificates.crt")),
+		{Path: "tmp", Type: tar.TypeDir, Mode: 0o1777},
 	}
 }
 
@@ -75,7 +33,7 @@ func (w *work) componentImages(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	iptablesLayer := filepath.Join(dir, "iptables-base.tar")
-	if err := writeLayerFile(iptablesLayer, layerSpec{Root: w.iptablesTree, Skip: skipAptState}); err != nil {
+	if err := imagetar.WriteLayerFile(iptablesLayer, imagetar.LayerSpec{Root: w.iptablesTree, Skip: skipAptState}); err != nil {
 		return false, err
 	}
 	type spec struct {
@@ -104,7 +62,7 @@ func (w *work) componentImages(ctx context.Context) (bool, error) {
 		if !ok {
 			return false, fmt.Errorf("no binary %s for image %s", s.binary, s.file)
 		}
-		own := []entry{copyEntry(s.at, 0o755, bin)}
+		own := []imagetar.Entry{imagetar.Copy(s.at, 0o755, bin)}
 		var layers []string
 		if s.base == "iptables" {
 			layers = append(layers, iptablesLayer)
@@ -112,11 +70,11 @@ func (w *work) componentImages(ctx context.Context) (bool, error) {
 			own = append(w.distrolessEntries(), own...)
 		}
 		binLayer := filepath.Join(dir, s.file+"-layer.tar")
-		if err := writeLayerFile(binLayer, layerSpec{Entries: own}); err != nil {
+		if err := imagetar.WriteLayerFile(binLayer, imagetar.LayerSpec{Entries: own}); err != nil {
 			return false, err
 		}
 		layers = append(layers, binLayer)
-		img, err := imageFromLayers(layers, v1.Config{
+		img, err := imagetar.Image(layers, v1.Config{
 			Entrypoint: []string{"/" + s.at},
 			Env:        []string{defaultPath},
 		})
@@ -124,7 +82,7 @@ func (w *work) componentImages(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		archive := filepath.Join(dir, s.file+".tar")
-		if err := writeArchive(archive, img, s.tags...); err != nil {
+		if err := imagetar.WriteArchive(archive, img, s.tags...); err != nil {
 			return false, err
 		}
 		_ = os.Remove(binLayer)

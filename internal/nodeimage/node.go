@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/puretasks/k8s-conformance/internal/imagetar"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 )
 
@@ -44,9 +45,9 @@ func kindSystemdPrune(rel string) bool {
 
 // kindBaseEntries lays kind's images/base/files over the tree with the modes
 // its Dockerfile gives them.
-func (w *work) kindBaseEntries() ([]entry, error) {
+func (w *work) kindBaseEntries() ([]imagetar.Entry, error) {
 	root := filepath.Join(w.b.o.KindDir, "images", "base", "files")
-	var out []entry
+	var out []imagetar.Entry
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -71,7 +72,7 @@ func (w *work) kindBaseEntries() ([]entry, error) {
 			}
 			raw = []byte(patched)
 		}
-		out = append(out, fileEntry(rel, mode, raw))
+		out = append(out, imagetar.File(rel, mode, raw))
 		return nil
 	})
 	return out, err
@@ -101,7 +102,7 @@ func (w *work) criBaseSpec(ctx context.Context) ([]byte, error) {
 	return json.MarshalIndent(spec, "", "  ")
 }
 
-func (w *work) nodeEntries(ctx context.Context) ([]entry, error) {
+func (w *work) nodeEntries(ctx context.Context) ([]imagetar.Entry, error) {
 	v := w.b.o.Versions
 	entries, err := w.kindBaseEntries()
 	if err != nil {
@@ -124,17 +125,17 @@ func (w *work) nodeEntries(ctx context.Context) ([]entry, error) {
 		return nil, err
 	}
 	entries = append(entries,
-		fileEntry("etc/systemd/journald.conf", 0o644, append(journald, []byte("ReadKMsg=no\n")...)),
-		symlinkEntry("usr/sbin/init", "/usr/lib/systemd/systemd"),
-		symlinkEntry("etc/systemd/system/systemd-binfmt.service", "/dev/null"),
-		dirEntry("etc/kubernetes/manifests"),
-		fileEntry("etc/containerd/cri-base.json", 0o644, cri),
-		fileEntry("kind/version", 0o644, []byte(v.Kubernetes)),
-		fileEntry("kind/manifests/default-cni.yaml", 0o644, cni),
-		fileEntry("kind/manifests/default-storage.yaml", 0o644, storage),
+		imagetar.File("etc/systemd/journald.conf", 0o644, append(journald, []byte("ReadKMsg=no\n")...)),
+		imagetar.Symlink("usr/sbin/init", "/usr/lib/systemd/systemd"),
+		imagetar.Symlink("etc/systemd/system/systemd-binfmt.service", "/dev/null"),
+		imagetar.Dir("etc/kubernetes/manifests"),
+		imagetar.File("etc/containerd/cri-base.json", 0o644, cri),
+		imagetar.File("kind/version", 0o644, []byte(v.Kubernetes)),
+		imagetar.File("kind/manifests/default-cni.yaml", 0o644, cni),
+		imagetar.File("kind/manifests/default-storage.yaml", 0o644, storage),
 	)
 	for _, unit := range []string{"kubelet.service", "containerd.service", "undo-mount-hacks.service"} {
-		entries = append(entries, symlinkEntry("etc/systemd/system/multi-user.target.wants/"+unit, "/etc/systemd/system/"+unit))
+		entries = append(entries, imagetar.Symlink("etc/systemd/system/multi-user.target.wants/"+unit, "/etc/systemd/system/"+unit))
 	}
 	place := map[string][]string{
 		"usr/local/bin": {"containerd", "ctr", "containerd-shim-runc-v2", "crictl"},
@@ -147,7 +148,7 @@ func (w *work) nodeEntries(ctx context.Context) ([]entry, error) {
 			if !ok {
 				return nil, fmt.Errorf("no binary %s", n)
 			}
-			entries = append(entries, copyEntry(dir+"/"+n, 0o755, src))
+			entries = append(entries, imagetar.Copy(dir+"/"+n, 0o755, src))
 		}
 	}
 	return entries, nil
@@ -178,10 +179,10 @@ func (w *work) baseImage(ctx context.Context) (bool, error) {
 	}
 	dir := w.cache("images", contentKey(w.ref))
 	layer := filepath.Join(dir, "node-rootfs.tar")
-	if err := writeLayerFile(layer, layerSpec{Root: w.nodeTree, Skip: kindSystemdPrune, Entries: entries}); err != nil {
+	if err := imagetar.WriteLayerFile(layer, imagetar.LayerSpec{Root: w.nodeTree, Skip: kindSystemdPrune, Entries: entries}); err != nil {
 		return false, err
 	}
-	img, err := imageFromLayers([]string{layer}, v1.Config{
+	img, err := imagetar.Image([]string{layer}, v1.Config{
 		Entrypoint: []string{"/usr/local/bin/entrypoint", "/sbin/init"},
 		Env:        []string{"container=docker", defaultPath},
 		StopSignal: "SIGRTMIN+3",
@@ -191,7 +192,7 @@ func (w *work) baseImage(ctx context.Context) (bool, error) {
 	}
 	w.baseRef = strings.Replace(w.ref, "kind-node:", "kind-base:", 1)
 	archive := filepath.Join(dir, "base.tar")
-	if err := writeArchive(archive, img, w.baseRef); err != nil {
+	if err := imagetar.WriteArchive(archive, img, w.baseRef); err != nil {
 		return false, err
 	}
 	_ = os.Remove(layer)

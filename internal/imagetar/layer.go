@@ -1,4 +1,7 @@
-package nodeimage
+// Package imagetar writes container images without a daemon or a registry:
+// deterministic tar layers (a directory tree plus entries laid over it) and
+// docker-loadable image archives built with go-containerregistry.
+package imagetar
 
 import (
 	"archive/tar"
@@ -16,9 +19,9 @@ import (
 	"time"
 )
 
-// entry is one file, directory or symlink that a layer adds on top of (or
+// Entry is one file, directory or symlink that a layer adds on top of (or
 // instead of) what the tree it walks holds.
-type entry struct {
+type Entry struct {
 	Path     string // relative, no leading slash
 	Type     byte   // tar.TypeReg, tar.TypeDir, tar.TypeSymlink
 	Mode     int64
@@ -27,49 +30,49 @@ type entry struct {
 	Linkname string
 }
 
-func fileEntry(p string, mode int64, data []byte) entry {
-	return entry{Path: p, Type: tar.TypeReg, Mode: mode, Data: data}
+func File(p string, mode int64, data []byte) Entry {
+	return Entry{Path: p, Type: tar.TypeReg, Mode: mode, Data: data}
 }
-func copyEntry(p string, mode int64, src string) entry {
-	return entry{Path: p, Type: tar.TypeReg, Mode: mode, SrcFile: src}
+func Copy(p string, mode int64, src string) Entry {
+	return Entry{Path: p, Type: tar.TypeReg, Mode: mode, SrcFile: src}
 }
-func dirEntry(p string) entry { return entry{Path: p, Type: tar.TypeDir, Mode: 0o755} }
-func symlinkEntry(p, target string) entry {
-	return entry{Path: p, Type: tar.TypeSymlink, Mode: 0o777, Linkname: target}
+func Dir(p string) Entry { return Entry{Path: p, Type: tar.TypeDir, Mode: 0o755} }
+func Symlink(p, target string) Entry {
+	return Entry{Path: p, Type: tar.TypeSymlink, Mode: 0o777, Linkname: target}
 }
 
-// layerSpec describes a single image layer: an optional directory tree, paths
+// LayerSpec describes a single image layer: an optional directory tree, paths
 // of that tree to leave out, and entries that take precedence over the tree.
-type layerSpec struct {
+type LayerSpec struct {
 	Root    string
 	Skip    func(rel string) bool
-	Entries []entry
+	Entries []Entry
 }
 
-// epoch is the modification time of every generated entry, so that layers
+// Epoch is the modification time of every generated entry, so that layers
 // built from the same inputs are identical.
-var epoch = time.Unix(0, 0).UTC()
+var Epoch = time.Unix(0, 0).UTC()
 
 // virtualDirs are mounted over at run time; only the directories themselves
 // belong in an image.
 var virtualDirs = []string{"dev", "proc", "sys", "run", "tmp"}
 
-func writeLayerFile(dst string, spec layerSpec) error {
+func WriteLayerFile(dst string, spec LayerSpec) error {
 	f, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
-	if err := writeLayer(f, spec); err != nil {
+	if err := WriteLayer(f, spec); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
-// writeLayer writes the layer as an uncompressed tar stream.
-func writeLayer(w io.Writer, spec layerSpec) error {
+// WriteLayer writes the layer as an uncompressed tar stream.
+func WriteLayer(w io.Writer, spec LayerSpec) error {
 	tw := tar.NewWriter(w)
-	overlay := map[string]entry{}
+	overlay := map[string]Entry{}
 	for _, e := range spec.Entries {
 		overlay[e.Path] = e
 	}
@@ -84,7 +87,7 @@ func writeLayer(w io.Writer, spec layerSpec) error {
 	for p := range maps.Clone(overlay) {
 		for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
 			if _, ok := overlay[dir]; !ok && !inTree[dir] {
-				overlay[dir] = dirEntry(dir)
+				overlay[dir] = Dir(dir)
 			}
 		}
 	}
@@ -96,7 +99,7 @@ func writeLayer(w io.Writer, spec layerSpec) error {
 	return tw.Close()
 }
 
-func writeTree(tw *tar.Writer, spec layerSpec, overlay map[string]entry, inTree map[string]bool) error {
+func writeTree(tw *tar.Writer, spec LayerSpec, overlay map[string]Entry, inTree map[string]bool) error {
 	type inode struct{ dev, ino uint64 }
 	seen := map[inode]string{}
 	return filepath.WalkDir(spec.Root, func(p string, d fs.DirEntry, err error) error {
@@ -175,8 +178,8 @@ func writeTree(tw *tar.Writer, spec layerSpec, overlay map[string]entry, inTree 
 	})
 }
 
-func writeEntry(tw *tar.Writer, e entry) error {
-	hdr := &tar.Header{Name: e.Path, Typeflag: e.Type, Mode: e.Mode, ModTime: epoch, Linkname: e.Linkname}
+func writeEntry(tw *tar.Writer, e Entry) error {
+	hdr := &tar.Header{Name: e.Path, Typeflag: e.Type, Mode: e.Mode, ModTime: Epoch, Linkname: e.Linkname}
 	var src io.Reader
 	switch e.Type {
 	case tar.TypeDir:

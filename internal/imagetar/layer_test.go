@@ -1,4 +1,4 @@
-package nodeimage
+package imagetar
 
 import (
 	"archive/tar"
@@ -52,13 +52,13 @@ func TestWriteLayerOverlaysTreeAndSkips(t *testing.T) {
 	require.NoError(t, os.Link(filepath.Join(root, "etc/keep.conf"), filepath.Join(root, "etc/hardlink.conf")))
 
 	var buf bytes.Buffer
-	err := writeLayer(&buf, layerSpec{
+	err := WriteLayer(&buf, LayerSpec{
 		Root: root,
 		Skip: func(rel string) bool { return rel == "etc/skipped.conf" },
-		Entries: []entry{
-			fileEntry("etc/replaced.conf", 0o600, []byte("new")),
-			fileEntry("usr/local/bin/tool", 0o755, []byte("#!")),
-			symlinkEntry("usr/sbin/init", "/usr/lib/systemd/systemd"),
+		Entries: []Entry{
+			File("etc/replaced.conf", 0o600, []byte("new")),
+			File("usr/local/bin/tool", 0o755, []byte("#!")),
+			Symlink("usr/sbin/init", "/usr/lib/systemd/systemd"),
 		},
 	})
 	require.NoError(t, err)
@@ -81,61 +81,13 @@ func TestWriteLayerOverlaysTreeAndSkips(t *testing.T) {
 }
 
 func TestWriteLayerIsDeterministic(t *testing.T) {
-	spec := layerSpec{Entries: []entry{
-		fileEntry("b/file", 0o644, []byte("b")),
-		fileEntry("a/file", 0o644, []byte("a")),
-		dirEntry("c"),
+	spec := LayerSpec{Entries: []Entry{
+		File("b/file", 0o644, []byte("b")),
+		File("a/file", 0o644, []byte("a")),
+		Dir("c"),
 	}}
 	var one, two bytes.Buffer
-	require.NoError(t, writeLayer(&one, spec))
-	require.NoError(t, writeLayer(&two, spec))
+	require.NoError(t, WriteLayer(&one, spec))
+	require.NoError(t, WriteLayer(&two, spec))
 	assert.Equal(t, one.Bytes(), two.Bytes())
-}
-
-func TestKindSystemdPrune(t *testing.T) {
-	pruned := []string{
-		"usr/lib/systemd/system/multi-user.target.wants/getty.target",
-		"usr/lib/systemd/system/sysinit.target.wants/systemd-tmpfiles-setup.service",
-		"usr/lib/systemd/system/sockets.target.wants/systemd-udevd-control.socket",
-		"etc/systemd/system/multi-user.target.wants/iscsi.service",
-		"var/lib/apt/lists/deb.debian.org_dists",
-	}
-	kept := []string{
-		"usr/lib/systemd/system/sysinit.target.wants/systemd-journald.service",
-		"usr/lib/systemd/system/sockets.target.wants/systemd-journald.socket",
-		"etc/systemd/system/iscsi.service",
-		"usr/lib/systemd/system/multi-user.target.wants",
-	}
-	for _, p := range pruned {
-		assert.True(t, kindSystemdPrune(p), p)
-	}
-	for _, p := range kept {
-		assert.False(t, kindSystemdPrune(p), p)
-	}
-}
-
-func TestContentKeyFollowsVersions(t *testing.T) {
-	a := contentKey(Pinned)
-	v := Pinned
-	v.Kubernetes = "v1.36.4"
-	assert.NotEqual(t, a, contentKey(v))
-	assert.Equal(t, a, contentKey(Pinned))
-	assert.Len(t, a, 12)
-}
-
-func TestImageNamesFollowKubeadmConventions(t *testing.T) {
-	assert.Equal(t, "registry.k8s.io/etcd:3.6.8-0", Pinned.etcdImage())
-	assert.Equal(t, "registry.k8s.io/kube-apiserver:v1.36.3", Pinned.controlPlaneImage("kube-apiserver"))
-	assert.Equal(t, "v0.36.3", Pinned.stagingVersion())
-	major, minor := Pinned.kubeMajorMinor()
-	assert.Equal(t, []string{"1", "36"}, []string{major, minor})
-}
-
-func TestParseSource(t *testing.T) {
-	for _, ok := range []string{"", "auto", "hermetic", "upstream"} {
-		_, err := ParseSource(ok)
-		assert.NoError(t, err, ok)
-	}
-	_, err := ParseSource("registry")
-	assert.ErrorContains(t, err, "unknown node image source")
 }

@@ -1,0 +1,105 @@
+// Package traffic sends a steady stream of HTTP requests and summarises what
+// happened: requests sent and failed, failure reasons, which pods answered
+// (from the stubs' X-Stub-Pod header), and latency percentiles. The in-cluster
+// probe client and the host side of the live tier share it.
+package traffic
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// PodHeader is the stubs' response header naming the answering pod.
+const PodHeader = "X-Stub-Pod"
+
+// Options shape a run.
+type Options struct {
+	URL      string
+	Interval time.Duration // between request starts
+	Count    int           // stop after this many (0: until ctx ends)
+	Timeout  time.Duration // per request
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	URL      string         `json:"url"`
+	Sent     int            `json:"sent"`
+	Failed   int            `json:"failed"`
+	Errors   map[string]int `json:"errors,omitempty"`
+	Pods     map[string]int `json:"pods"`
+	P50Ms    float64        `json:"p50Ms"`
+	P99Ms    float64        `json:"p99Ms"`
+	MaxMs    float64        `json:"maxMs"`
+	Duration string         `json:"duration"`
+}
+
+// Run sends requests one after another, each on a new connection so every
+// request goes through the Service's load balancing, until ctx ends or Count
+// is reached. A request fails on a transport error or a non-200 answer.
+func Run(ctx context.Context, o Options) Summary {
+	client := &http.Client{
+		Timeout:   o.Timeout,
+		Transport: &http.Transport{DisableKeepAlives: true},
+	}
+	s := Summary{URL: o.URL, Errors: map[string]int{}, Pods: map[string]int{}}
+	var lat []time.Duration
+	start := time.Now()
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	for o.Count == 0 || s.Sent < o.Count {
+		t0 := time.Now()
+		status, pod, err := get(ctx, client, o.URL)
+		if ctx.Err() != nil && err != nil {
+			break // the run ended mid-request: not a failure of the target
+		}
+		s.Sent++
+		lat = append(lat, time.Since(t0))
+		switch {
+		case err != nil:
+			s.Failed++
+			s.Errors[err.Error()]++
+		case status != http.StatusOK:
+			s.Failed++
+			s.Errors[fmt.Sprintf("HTTP %d from %s", status, pod)]++
+		default:
+			s.Pods[pod]++
+		}
+		select {
+		case <-ctx.Done():
+			return s.finish(lat, start)
+		case <-tick.C:
+		}
+	}
+	return s.finish(lat, start)
+}
+
+func get(ctx context.Context, c *http.Client, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get(PodHeader), nil
+}
+
+func (s Summary) finish(lat []time.Duration, start time.Time) Summary {
+	s.Duration = time.Since(start).Round(time.Millisecond).String()
+	if len(lat) == 0 {
+		return s
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	s.P50Ms = ms(lat[len(lat)/2])
+	s.P99Ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
+	s.MaxMs = ms(lat[len(lat)-1])
+	return s
+}
