@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/cluster up     # prints the KUBECONFIG to use
 //	go run ./cmd/cluster down
+//	go run ./cmd/cluster clean  # every cluster a test run kept or left behind
 //
 // The cluster is named "todo-dev" (not the live tier's prefix, so test runs
 // never remove it) and its kubeconfig is _build/kubeconfig-dev.
@@ -35,8 +36,10 @@ func main() {
 		err = up(ctx, *config)
 	case "down":
 		err = down()
+	case "clean":
+		err = clean()
 	default:
-		err = fmt.Errorf("usage: cluster [-config FILE] up|down")
+		err = fmt.Errorf("usage: cluster [-config FILE] up|down|clean")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
@@ -97,4 +100,13 @@ func down() error {
 	}
 	fmt.Fprintf(os.Stderr, "cluster: %s deleted\n", name)
 	return nil
+}
+
+func clean() error {
+	if err := kindcluster.DeleteLeftovers(os.Stderr); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return kindcluster.RemoveKindNetworkIfUnused(ctx)
 }

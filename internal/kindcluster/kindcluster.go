@@ -27,8 +27,13 @@ import (
 // later run can recognise (and remove) what a crashed one left behind.
 const NamePrefix = "todoconf-"
 
-// hostDataPlaceholder is replaced in fixture configs by the run's data dir.
-const hostDataPlaceholder = "HOST_DATA_DIR"
+// Placeholders in fixture configs: the run's data dir, and the kubeadm
+// patches directory beside the config (kind mounts need absolute paths).
+const (
+	hostDataPlaceholder = "HOST_DATA_DIR"
+	patchesPlaceholder  = "KUBEADM_PATCHES_DIR"
+	patchesDir          = "kubeadm-patches"
+)
 
 // Options describe a cluster to create.
 type Options struct {
@@ -65,7 +70,11 @@ func LoadConfig(path, hostDataDir string) (*v1alpha4.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kind config: %w", err)
 	}
-	raw = []byte(strings.ReplaceAll(string(raw), hostDataPlaceholder, hostDataDir))
+	abs, err := filepath.Abs(filepath.Join(filepath.Dir(path), patchesDir))
+	if err != nil {
+		return nil, err
+	}
+	raw = []byte(strings.NewReplacer(hostDataPlaceholder, hostDataDir, patchesPlaceholder, abs).Replace(string(raw)))
 	cfg := &v1alpha4.Cluster{}
 	if err := yaml.UnmarshalStrict(raw, cfg); err != nil {
 		return nil, fmt.Errorf("kind config %s: %w", path, err)

@@ -22,7 +22,18 @@ type Options struct {
 	Interval time.Duration // between request starts
 	Count    int           // stop after this many (0: until ctx ends)
 	Timeout  time.Duration // per request
+	// UntilReplaced, when set, ends the run once every pod that answered in
+	// the first FirstWindow has been silent this long while another pod
+	// answers: the pods were replaced (a rollout is over), and the traffic
+	// covered it from start to end.
+	UntilReplaced time.Duration
+	// Baseline, if set, is closed once the first window has passed with at
+	// least one pod answering: the caller may now start the rollout.
+	Baseline chan<- struct{}
 }
+
+// FirstWindow is how long the pods answering at the start are collected.
+const FirstWindow = time.Second
 
 // Summary is the outcome of a run.
 type Summary struct {
@@ -35,6 +46,7 @@ type Summary struct {
 	P99Ms    float64        `json:"p99Ms"`
 	MaxMs    float64        `json:"maxMs"`
 	Duration string         `json:"duration"`
+	Replaced bool           `json:"replaced"`
 }
 
 // Run sends requests one after another, each on a new connection so every
@@ -48,6 +60,8 @@ func Run(ctx context.Context, o Options) Summary {
 	s := Summary{URL: o.URL, Errors: map[string]int{}, Pods: map[string]int{}}
 	var lat []time.Duration
 	start := time.Now()
+	first := map[string]bool{}
+	lastSeen := map[string]time.Time{}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for o.Count == 0 || s.Sent < o.Count {
@@ -67,6 +81,18 @@ func Run(ctx context.Context, o Options) Summary {
 			s.Errors[fmt.Sprintf("HTTP %d from %s", status, pod)]++
 		default:
 			s.Pods[pod]++
+			lastSeen[pod] = time.Now()
+			if time.Since(start) < FirstWindow {
+				first[pod] = true
+			}
+		}
+		if o.Baseline != nil && len(first) > 0 && time.Since(start) >= FirstWindow {
+			close(o.Baseline)
+			o.Baseline = nil
+		}
+		if o.UntilReplaced > 0 && replaced(first, lastSeen, o.UntilReplaced) {
+			s.Replaced = true
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -75,6 +101,24 @@ func Run(ctx context.Context, o Options) Summary {
 		}
 	}
 	return s.finish(lat, start)
+}
+
+// replaced: every first pod silent for d, and some other pod answering.
+func replaced(first map[string]bool, lastSeen map[string]time.Time, d time.Duration) bool {
+	if len(first) == 0 {
+		return false
+	}
+	other := false
+	for pod, t := range lastSeen {
+		if first[pod] {
+			if time.Since(t) < d {
+				return false
+			}
+		} else if time.Since(t) < d {
+			other = true
+		}
+	}
+	return other
 }
 
 func get(ctx context.Context, c *http.Client, url string) (int, string, error) {

@@ -44,3 +44,24 @@ func TestRunStopsWithContext(t *testing.T) {
 	assert.Positive(t, s.Sent)
 	assert.Zero(t, s.Failed)
 }
+
+// A "rollout": pod-a answers first, then pod-b takes over; the run ends by
+// itself a short while after pod-a went silent.
+func TestRunUntilReplaced(t *testing.T) {
+	start := time.Now()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pod := "pod-a"
+		if time.Since(start) > 1500*time.Millisecond {
+			pod = "pod-b"
+		}
+		w.Header().Set(PodHeader, pod)
+	}))
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := Run(ctx, Options{URL: ts.URL, Interval: 10 * time.Millisecond, Timeout: time.Second, UntilReplaced: 300 * time.Millisecond})
+	assert.True(t, s.Replaced)
+	assert.Positive(t, s.Pods["pod-a"])
+	assert.Positive(t, s.Pods["pod-b"])
+	assert.Less(t, time.Since(start), 5*time.Second, "stopped soon after the replacement, not at the deadline")
+}

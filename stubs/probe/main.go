@@ -4,7 +4,7 @@
 //
 //	probe resolve backend-service backend-service.todo-app.svc.cluster.local
 //	probe get [-method POST] [-expect 200] http://backend-service:8000/api/health
-//	probe load [-duration 40s] [-interval 50ms] [-count N] http://backend-service:8000/api/health
+//	probe load [-duration 40s] [-interval 50ms] [-count N] [-until-replaced 3s] http://backend-service:8000/api/health
 package main
 
 import (
@@ -141,6 +141,7 @@ func load(ctx context.Context, args []string) bool {
 	interval := fs.Duration("interval", 50*time.Millisecond, "between request starts")
 	count := fs.Int("count", 0, "stop after this many requests")
 	timeout := fs.Duration("timeout", 2*time.Second, "per request")
+	untilReplaced := fs.Duration("until-replaced", 0, "stop once the first pods have been silent this long (a rollout is over)")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {
 		usage()
@@ -150,7 +151,7 @@ func load(ctx context.Context, args []string) bool {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	s := traffic.Run(ctx, traffic.Options{URL: fs.Arg(0), Interval: *interval, Count: *count, Timeout: *timeout})
+	s := traffic.Run(ctx, traffic.Options{URL: fs.Arg(0), Interval: *interval, Count: *count, Timeout: *timeout, UntilReplaced: *untilReplaced})
 	l := Loaded{Op: "load", Summary: s, OK: s.Failed == 0 && s.Sent > 0}
 	emit(l)
 	return l.OK

@@ -1,0 +1,216 @@
+//go:build smoke
+
+// Package smoke proves the hermetic kind cluster works before the live tier
+// relies on it: node Ready, kube-system Running, cluster DNS from a pod, a
+// NodePort reached from the host, a hostPath PV bound by a `manual` claim,
+// and nothing left behind afterwards.
+//
+//	go test -tags smoke ./e2e/smoke -v -count=1      (make smoke)
+package smoke
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+
+	"github.com/puretasks/k8s-conformance/internal/kindcluster"
+	"github.com/puretasks/k8s-conformance/internal/live"
+	"github.com/puretasks/k8s-conformance/internal/manifests"
+	"github.com/puretasks/k8s-conformance/internal/nodeimage"
+	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/stubimage"
+)
+
+const ns = "smoke"
+
+func TestSmoke(t *testing.T) {
+	ctx := context.Background()
+	root, err := manifests.ModuleRoot()
+	require.NoError(t, err)
+	build := t.TempDir()
+
+	b, err := nodeimage.NewDefaultBuilder(os.Stderr)
+	require.NoError(t, err)
+	src, err := nodeimage.ParseSource(os.Getenv("NODE_IMAGE_SOURCE"))
+	require.NoError(t, err)
+	choice, err := nodeimage.Choose(ctx, os.Getenv("KIND_NODE_IMAGE"), src, b)
+	require.NoError(t, err)
+	t.Logf("node image %s (%s)", choice.Image, choice.Reason)
+	stubs, err := stubimage.Build(ctx, root, filepath.Join(build, "images"), os.Stderr)
+	require.NoError(t, err)
+
+	name := fmt.Sprintf("%s%d-smoke", kindcluster.NamePrefix, os.Getpid())
+	kubeconfig := filepath.Join(build, "kubeconfig")
+	data := filepath.Join(build, "data")
+	cluster := kindcluster.Adopt(name, kubeconfig)
+	teardown := func() {
+		start := time.Now()
+		require.NoError(t, cluster.Delete())
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		assert.NoError(t, kindcluster.RemoveKindNetworkIfUnused(cctx))
+		t.Logf("cluster delete: %s", time.Since(start).Round(100*time.Millisecond))
+		out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+name).Output()
+		require.NoError(t, err)
+		assert.Empty(t, strings.TrimSpace(string(out)), "no node container of %s is left", name)
+		assert.NoFileExists(t, kubeconfig, "the run's kubeconfig is gone")
+		if others, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster").Output(); len(strings.TrimSpace(string(others))) == 0 {
+			nets, _ := exec.Command("docker", "network", "ls", "--format", "{{.Name}}").Output()
+			assert.NotContains(t, strings.Fields(string(nets)), "kind", "kind's network is gone")
+		}
+	}
+	t.Cleanup(teardown)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		_ = cluster.Delete()
+		os.Exit(130)
+	}()
+
+	start := time.Now()
+	cluster, err = kindcluster.Create(ctx, kindcluster.Options{
+		Name: name, ConfigFile: filepath.Join(root, "fixtures/kind/single-node.yaml"), NodeImage: choice.Image,
+		Kubeconfig: kubeconfig, HostDataDir: data, Log: os.Stderr,
+	})
+	require.NoError(t, err)
+	created := time.Since(start)
+	_, err = os.Stat(filepath.Join(os.Getenv("HOME"), ".kube", "config"))
+	t.Logf("cluster create: %s (user kubeconfig untouched: %v)", created.Round(100*time.Millisecond), os.IsNotExist(err))
+
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	cs, err := kubernetes.NewForConfig(rc)
+	require.NoError(t, err)
+
+	ready := time.Now()
+	require.NoError(t, live.NodesReady(ctx, cs, 1))
+	t.Logf("node Ready: %s after create (%s after create started)", time.Since(ready).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+
+	t.Run("every kube-system pod Running", func(t *testing.T) {
+		var last string
+		err := poll.Until(ctx, poll.SystemPods, func(ctx context.Context) (bool, error) {
+			pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
+			if err != nil || len(pods.Items) == 0 {
+				return false, nil
+			}
+			var notReady []string
+			for _, p := range pods.Items {
+				if p.Status.Phase != corev1.PodRunning || !live.PodReady(&p) {
+					notReady = append(notReady, p.Name+"="+string(p.Status.Phase))
+				}
+			}
+			last = fmt.Sprintf("%d pods, not ready: %v", len(pods.Items), notReady)
+			return len(notReady) == 0, nil
+		})
+		require.NoError(t, err, last)
+		t.Log(last)
+	})
+
+	for _, s := range stubs {
+		require.NoError(t, cluster.LoadImageArchive(s.Path))
+	}
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	image := stubs[0].Tag
+
+	t.Run("a pod resolves kubernetes.default.svc.cluster.local", func(t *testing.T) {
+		lines, ok, err := live.ProbeJob{Namespace: ns, Name: "dns", Image: image,
+			Args: []string{"resolve", "kubernetes.default.svc.cluster.local"}, Interval: poll.JobComplete}.Run(ctx, cs)
+		require.NoError(t, err)
+		require.True(t, ok, "%s", lines)
+		t.Logf("%s", lines)
+	})
+
+	t.Run("a NodePort Service answers at localhost:30000", func(t *testing.T) {
+		labels := map[string]string{"app": "smoke"}
+		_, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "smoke"},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{
+						Name: "stub", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+						Env: []corev1.EnvVar{{Name: "STUB_UPLOADS_DIR", Value: "/tmp"}},
+					}}},
+				},
+			},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		_, err = cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "smoke"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: labels, Ports: []corev1.ServicePort{{
+				Port: 8000, TargetPort: intstr.FromInt32(stubs[0].Port), NodePort: 30000,
+			}}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		_, err = live.WaitDeployment(ctx, cs, ns, "smoke", poll.DeploymentAvailable)
+		require.NoError(t, err)
+		client := &http.Client{Timeout: 2 * time.Second}
+		var status int
+		err = poll.Until(ctx, poll.HostPort, func(ctx context.Context) (bool, error) {
+			resp, err := client.Get("http://127.0.0.1:30000/api/health")
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			status = resp.StatusCode
+			return status == http.StatusOK, nil
+		})
+		require.NoError(t, err, "last status %d", status)
+	})
+
+	t.Run("a hostPath PV and a manual PVC bind", func(t *testing.T) {
+		_, err := cs.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: "smoke-pv"},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				StorageClassName:              "manual",
+				PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
+					Path: "/mnt/data/smoke", Type: ptr.To(corev1.HostPathDirectoryOrCreate)}},
+			},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		_, err = cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "smoke-pvc"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				StorageClassName: ptr.To("manual"),
+				Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		var phase corev1.PersistentVolumeClaimPhase
+		err = poll.Until(ctx, poll.PVCBound, func(ctx context.Context) (bool, error) {
+			pvc, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "smoke-pvc", metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			phase = pvc.Status.Phase
+			return phase == corev1.ClaimBound && pvc.Spec.VolumeName == "smoke-pv", nil
+		})
+		require.NoError(t, err, "claim phase %s", phase)
+	})
+}

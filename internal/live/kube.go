@@ -1,0 +1,275 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/puretasks/k8s-conformance/internal/poll"
+)
+
+// PodReady reports the pod's Ready condition.
+func PodReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Terminating reports a pod on its way out (deleted, or finished).
+func Terminating(p *corev1.Pod) bool {
+	return p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// NodesReady waits until n nodes exist and all are Ready.
+func NodesReady(ctx context.Context, cs kubernetes.Interface, n int) error {
+	var last string
+	err := poll.Until(ctx, poll.NodeReady, func(ctx context.Context) (bool, error) {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		ready := 0
+		var states []string
+		for _, node := range nodes.Items {
+			st := "NotReady"
+			for _, c := range node.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					st = "Ready"
+					ready++
+				}
+			}
+			states = append(states, node.Name+"="+st)
+		}
+		last = strings.Join(states, ", ")
+		return len(nodes.Items) == n && ready == n, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w; last seen: %s", err, last)
+	}
+	return nil
+}
+
+// DeploymentComplete reports a Deployment whose rollout is over: the
+// controller saw the latest spec and every replica is updated, ready and
+// available, with no old replicas left.
+func DeploymentComplete(d *appsv1.Deployment) bool {
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.ReadyReplicas == want &&
+		s.AvailableReplicas == want && s.Replicas == want
+}
+
+func describeDeployment(d *appsv1.Deployment) string {
+	s := d.Status
+	return fmt.Sprintf("generation %d/%d observed, replicas %d, updated %d, ready %d, available %d, unavailable %d",
+		s.ObservedGeneration, d.Generation, s.Replicas, s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, s.UnavailableReplicas)
+}
+
+// WaitDeployment waits until the Deployment's rollout is complete; on
+// timeout the error carries the last status seen.
+func WaitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name string, iv poll.Interval) (time.Duration, error) {
+	start := time.Now()
+	last := "not found"
+	err := poll.Until(ctx, iv, func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = describeDeployment(d)
+		return DeploymentComplete(d), nil
+	})
+	if err != nil {
+		return time.Since(start), fmt.Errorf("deployment %s/%s: %w; last seen: %s", ns, name, err, last)
+	}
+	return time.Since(start), nil
+}
+
+// Pods lists the pods a Deployment selects, without terminating ones.
+func Pods(ctx context.Context, cs kubernetes.Interface, ns string, selector map[string]string) ([]corev1.Pod, error) {
+	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if !Terminating(&p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// RestartTemplate starts a real rolling update: a new pod template.
+func RestartTemplate(ctx context.Context, cs kubernetes.Interface, ns, name string) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"k8s-conformance/restarted-at":%q}}}}}`, time.Now().Format(time.RFC3339Nano))
+	_, err := cs.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: FieldOwner})
+	return err
+}
+
+// Scale sets a Deployment's replicas.
+func Scale(ctx context.Context, cs kubernetes.Interface, ns, name string, replicas int32) error {
+	patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas)
+	_, err := cs.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: FieldOwner})
+	return err
+}
+
+// Proxy calls a pod's port through the API server (no port-forward, no exec:
+// the stub images have no shell).
+func Proxy(ctx context.Context, cs kubernetes.Interface, method, ns, pod string, port int32, path string, body []byte) (int, []byte, error) {
+	path, query, _ := strings.Cut(path, "?")
+	req := cs.CoreV1().RESTClient().Verb(method).Namespace(ns).Resource("pods").
+		Name(fmt.Sprintf("%s:%d", pod, port)).SubResource("proxy").Suffix(path)
+	for _, kv := range strings.Split(query, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			req = req.Param(k, v)
+		}
+	}
+	if body != nil {
+		req = req.Body(bytes.NewReader(body))
+	}
+	var code int
+	res := req.Do(ctx).StatusCode(&code)
+	raw, err := res.Raw()
+	if code != 0 {
+		// A non-2xx answer from the pod is an answer, not a transport error.
+		var st *apierrors.StatusError
+		if err != nil && !asStatus(err, &st) {
+			return code, raw, err
+		}
+		return code, raw, nil
+	}
+	return code, raw, err
+}
+
+func asStatus(err error, st **apierrors.StatusError) bool {
+	s, ok := err.(*apierrors.StatusError)
+	if ok {
+		*st = s
+	}
+	return ok
+}
+
+// ProbeJob runs the stub image's probe client as a Job in ns and returns its
+// JSON lines. The pod requests nothing, so it fits beside the workloads.
+type ProbeJob struct {
+	Namespace string
+	Name      string
+	Image     string
+	Args      []string
+	Interval  poll.Interval
+}
+
+// Start creates the Job and waits until its pod runs.
+func (j ProbeJob) Start(ctx context.Context, cs kubernetes.Interface) error {
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: j.Name, Namespace: j.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldOwner}},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr.To[int32](0),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"k8s-conformance/job": j.Name}},
+				Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers: []corev1.Container{{
+						Name: "probe", Image: j.Image, ImagePullPolicy: corev1.PullIfNotPresent,
+						Command: append([]string{"/probe"}, j.Args...),
+					}},
+				},
+			},
+		},
+	}
+	if _, err := cs.BatchV1().Jobs(j.Namespace).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating job %s: %w", j.Name, err)
+	}
+	last := "no pod yet"
+	err := poll.Until(ctx, poll.PodRunning, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods(j.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "k8s-conformance/job=" + j.Name})
+		if err != nil || len(pods.Items) == 0 {
+			return false, nil
+		}
+		p := pods.Items[0]
+		last = string(p.Status.Phase)
+		return p.Status.Phase != corev1.PodPending, nil
+	})
+	if err != nil {
+		return fmt.Errorf("job %s: %w; last seen: %s", j.Name, err, last)
+	}
+	return nil
+}
+
+// Finish waits for the Job to end, returns its JSON output lines and whether
+// it succeeded, and deletes it.
+func (j ProbeJob) Finish(ctx context.Context, cs kubernetes.Interface) ([]json.RawMessage, bool, error) {
+	jobs := cs.BatchV1().Jobs(j.Namespace)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = jobs.Delete(cctx, j.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+	}()
+	var succeeded bool
+	last := ""
+	err := poll.Until(ctx, j.Interval, func(ctx context.Context) (bool, error) {
+		got, err := jobs.Get(ctx, j.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = fmt.Sprintf("active %d, succeeded %d, failed %d", got.Status.Active, got.Status.Succeeded, got.Status.Failed)
+		switch {
+		case got.Status.Succeeded > 0:
+			succeeded = true
+			return true, nil
+		case got.Status.Failed > 0:
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("job %s: %w; last seen: %s", j.Name, err, last)
+	}
+	pods, err := cs.CoreV1().Pods(j.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "k8s-conformance/job=" + j.Name})
+	if err != nil || len(pods.Items) == 0 {
+		return nil, succeeded, fmt.Errorf("job %s: no pod to read: %v", j.Name, err)
+	}
+	raw, err := cs.CoreV1().Pods(j.Namespace).GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		return nil, succeeded, err
+	}
+	var lines []json.RawMessage
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "{") {
+			lines = append(lines, json.RawMessage(l))
+		}
+	}
+	return lines, succeeded, nil
+}
+
+// Run is Start then Finish.
+func (j ProbeJob) Run(ctx context.Context, cs kubernetes.Interface) ([]json.RawMessage, bool, error) {
+	if err := j.Start(ctx, cs); err != nil {
+		return nil, false, err
+	}
+	return j.Finish(ctx, cs)
+}
+
+// HTTPStatusText is a short "200 OK" style string.
+func HTTPStatusText(code int) string { return fmt.Sprintf("%d %s", code, http.StatusText(code)) }
+
+var metav1ListAll = metav1.ListOptions{}
