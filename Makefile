@@ -42,12 +42,12 @@ cluster-clean:
 ## smoke: the hermetic cluster's own smoke test (cluster up, DNS, NodePort, PV/PVC, gone after)
 smoke: docker node-image
 	mkdir -p $(ARTIFACTS)
-	$(GOTESTSUM) --format testname --junitfile $(ARTIFACTS)/junit-smoke.xml -- -tags smoke ./e2e/smoke -count=1 -v -timeout 20m
+	$(GOTESTSUM) --format standard-verbose --junitfile $(ARTIFACTS)/junit-smoke.xml -- -tags smoke ./e2e/smoke -count=1 -v -timeout 20m
 
 ## conformance: the live tier against MANIFESTS_DIR (default manifests/), JUnit in $(ARTIFACTS)
 conformance: docker node-image images
 	mkdir -p $(ARTIFACTS)
-	$(GOTESTSUM) --format testname --junitfile $(ARTIFACTS)/junit.xml -- -tags e2e ./e2e -count=1 -v -timeout $(E2E_TIMEOUT)
+	$(GOTESTSUM) --format standard-verbose --junitfile $(ARTIFACTS)/junit.xml -- -tags e2e ./e2e -count=1 -v -timeout $(E2E_TIMEOUT)
 
 ## lint-workflows: actionlint on .github/workflows (also part of `make test`)
 lint-workflows:

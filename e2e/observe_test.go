@@ -172,7 +172,14 @@ func dnsFeature() features.Feature {
 				t.Fatalf("%s: %v", id, err)
 			}
 			for _, l := range lines {
-				measure(t, id, "GET %s: %s", url, strings.TrimSpace(string(l)))
+				var g struct {
+					Status    int    `json:"status"`
+					Pod       string `json:"pod"`
+					Error     string `json:"error"`
+					LatencyMs int64  `json:"latencyMs"`
+				}
+				_ = json.Unmarshal(l, &g)
+				measure(t, id, "GET %s from a pod: %d from %s in %dms %s", url, g.Status, g.Pod, g.LatencyMs, g.Error)
 			}
 			if !ok {
 				failf(t, id, "Service "+short, "GET %s: expected 200", url)

@@ -67,7 +67,9 @@ func rolloutFeature() features.Feature {
 func rollOnce(ctx context.Context, t *testing.T, id string, w spec.Workload, replicas int32) {
 	name := w.Deployment.Name
 	obs, err := live.WatchRollout(ctx, suite.Clientset, spec.Namespace, name, invariantOf(w, replicas),
-		func(ctx context.Context) error { return live.RestartTemplate(ctx, suite.Clientset, spec.Namespace, name) })
+		func(ctx context.Context) error {
+			return live.RestartTemplate(ctx, suite.Clientset, spec.Namespace, name)
+		})
 	measure(t, id, "%s at %d replica(s): %s", name, replicas, obs)
 	if err != nil {
 		failf(t, id, "Deployment "+name, "rolling update did not complete: %v", err)

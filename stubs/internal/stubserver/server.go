@@ -119,9 +119,14 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	case ModeHealthy:
 		body.Status = "ok"
 		WriteJSON(w, http.StatusOK, body)
+	case ModeDraining:
+		// Still a working server: the pod may stay behind the Service until
+		// every kube-proxy has seen it terminate. Answering 5xx here turns
+		// that moment into failed requests (L-TRAFFIC saw exactly that).
+		WriteJSON(w, http.StatusOK, body)
 	case ModeFailing:
 		WriteJSON(w, http.StatusInternalServerError, body)
-	default: // starting, draining
+	default: // starting
 		WriteJSON(w, http.StatusServiceUnavailable, body)
 	}
 }
