@@ -83,8 +83,26 @@ func describeDeployment(d *appsv1.Deployment) string {
 		s.ObservedGeneration, d.Generation, s.Replicas, s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, s.UnavailableReplicas)
 }
 
+// terminalWaiting are container states no amount of waiting fixes: the wait
+// stops at once and says why.
+var terminalWaiting = map[string]bool{
+	"ErrImagePull": true, "ImagePullBackOff": true, "ErrImageNeverPull": true,
+	"InvalidImageName": true, "CreateContainerConfigError": true, "CreateContainerError": true,
+}
+
+// TerminalReason returns why a pod can never become ready, if it cannot.
+func TerminalReason(p *corev1.Pod) string {
+	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil && terminalWaiting[w.Reason] {
+			return fmt.Sprintf("pod %s container %s: %s: %s", p.Name, cs.Name, w.Reason, w.Message)
+		}
+	}
+	return ""
+}
+
 // WaitDeployment waits until the Deployment's rollout is complete; on
-// timeout the error carries the last status seen.
+// timeout the error carries the last status seen. A pod of the Deployment
+// stuck on its image or config ends the wait at once.
 func WaitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name string, iv poll.Interval) (time.Duration, error) {
 	start := time.Now()
 	last := "not found"
@@ -95,7 +113,20 @@ func WaitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name strin
 			return false, nil
 		}
 		last = describeDeployment(d)
-		return DeploymentComplete(d), nil
+		if DeploymentComplete(d) {
+			return true, nil
+		}
+		if d.Spec.Selector != nil {
+			pods, err := Pods(ctx, cs, ns, d.Spec.Selector.MatchLabels)
+			if err == nil {
+				for _, p := range pods {
+					if r := TerminalReason(&p); r != "" {
+						return false, fmt.Errorf("cannot become available: %s", r)
+					}
+				}
+			}
+		}
+		return false, nil
 	})
 	if err != nil {
 		return time.Since(start), fmt.Errorf("deployment %s/%s: %w; last seen: %s", ns, name, err, last)

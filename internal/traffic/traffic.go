@@ -23,17 +23,24 @@ type Options struct {
 	Count    int           // stop after this many (0: until ctx ends)
 	Timeout  time.Duration // per request
 	// UntilReplaced, when set, ends the run once every pod that answered in
-	// the first FirstWindow has been silent this long while another pod
+	// the FirstWindow after the first success has been silent this long while another pod
 	// answers: the pods were replaced (a rollout is over), and the traffic
 	// covered it from start to end.
 	UntilReplaced time.Duration
 	// Baseline, if set, is closed once the first window has passed with at
 	// least one pod answering: the caller may now start the rollout.
 	Baseline chan<- struct{}
+	// NoBaselineAfter overrides DefaultNoBaselineAfter.
+	NoBaselineAfter time.Duration
 }
 
 // FirstWindow is how long the pods answering at the start are collected.
 const FirstWindow = time.Second
+
+// DefaultNoBaselineAfter ends an UntilReplaced run that has had no
+// successful answer this long: there is no running service whose rollout it
+// could span.
+const DefaultNoBaselineAfter = 10 * time.Second
 
 // Summary is the outcome of a run.
 type Summary struct {
@@ -58,9 +65,13 @@ func Run(ctx context.Context, o Options) Summary {
 		Transport: &http.Transport{DisableKeepAlives: true},
 	}
 	s := Summary{URL: o.URL, Errors: map[string]int{}, Pods: map[string]int{}}
+	if o.NoBaselineAfter == 0 {
+		o.NoBaselineAfter = DefaultNoBaselineAfter
+	}
 	var lat []time.Duration
 	start := time.Now()
-	first := map[string]bool{}
+	first := map[string]bool{} // pods answering in the first window after the first success
+	var firstAt time.Time
 	lastSeen := map[string]time.Time{}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
@@ -82,13 +93,20 @@ func Run(ctx context.Context, o Options) Summary {
 		default:
 			s.Pods[pod]++
 			lastSeen[pod] = time.Now()
-			if time.Since(start) < FirstWindow {
+			if firstAt.IsZero() {
+				firstAt = time.Now()
+			}
+			if time.Since(firstAt) < FirstWindow {
 				first[pod] = true
 			}
 		}
-		if o.Baseline != nil && len(first) > 0 && time.Since(start) >= FirstWindow {
+		if o.Baseline != nil && !firstAt.IsZero() && time.Since(firstAt) >= FirstWindow {
 			close(o.Baseline)
 			o.Baseline = nil
+		}
+		if o.UntilReplaced > 0 && firstAt.IsZero() && time.Since(start) > o.NoBaselineAfter {
+			s.Errors["no successful answer within "+o.NoBaselineAfter.String()]++
+			break
 		}
 		if o.UntilReplaced > 0 && replaced(first, lastSeen, o.UntilReplaced) {
 			s.Replaced = true

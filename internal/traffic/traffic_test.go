@@ -65,3 +65,16 @@ func TestRunUntilReplaced(t *testing.T) {
 	assert.Positive(t, s.Pods["pod-b"])
 	assert.Less(t, time.Since(start), 5*time.Second, "stopped soon after the replacement, not at the deadline")
 }
+
+func TestRunUntilReplacedGivesUpWithoutAnyAnswer(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	s := Run(ctx, Options{URL: ts.URL, Interval: 20 * time.Millisecond, Timeout: time.Second, UntilReplaced: time.Second, NoBaselineAfter: 300 * time.Millisecond})
+	assert.False(t, s.Replaced)
+	assert.Equal(t, s.Sent, s.Failed)
+	assert.Contains(t, s.Errors, "no successful answer within 300ms")
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
