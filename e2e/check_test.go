@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,10 @@ func requireApplied(t *testing.T, id string) {
 	}
 }
 
+// availableAfter records, the first time each Deployment is seen complete,
+// how long after the apply that was (reported by L-ROLLOUT).
+var availableAfter sync.Map
+
 // requireAvailable waits for both Deployments to be complete, failing the
 // calling check (not L-ROLLOUT) if they are not.
 func requireAvailable(ctx context.Context, t *testing.T, id string) {
@@ -92,6 +97,10 @@ func requireAvailable(ctx context.Context, t *testing.T, id string) {
 	for _, w := range []spec.Workload{spec.Seed.Backend, spec.Seed.Frontend} {
 		if _, err := live.WaitDeployment(ctx, suite.Clientset, spec.Namespace, w.Deployment.Name, poll.DeploymentAvailable); err != nil {
 			errs = append(errs, err.Error())
+			continue
+		}
+		if _, seen := availableAfter.LoadOrStore(w.Deployment.Name, time.Since(appliedAt)); !seen && w.Deployment.Name == spec.Seed.Frontend.Deployment.Name {
+			suite.Report.Phase("apply -> Available", time.Since(appliedAt), 0)
 		}
 	}
 	if len(errs) > 0 {

@@ -10,6 +10,7 @@ package e2e
 import (
 	"os"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -32,18 +33,34 @@ func TestMain(m *testing.M) {
 }
 
 // TestConformance runs the live checks in an order where each leaves the
-// cluster as the next expects: apply, rollouts, read-only observations, then
-// the storage check that swaps the backend's volume and restores it.
+// cluster as the next expects. The probe scenarios run in namespaces of
+// their own, all at once, while the read-only checks observe the app; the
+// rollouts, scale and storage checks follow once the scenarios are gone.
 func TestConformance(t *testing.T) {
+	ctx := t.Context()
+	probes.Start(ctx)
 	testenv.Test(t,
 		applyFeature(),
-		rolloutFeature(),
-		trafficFeature(),
 		envFeature(),
 		qosFeature(),
 		dnsFeature(),
 		internalFeature(),
 		nodePortFeature(),
+		startupFeature(),
+		livenessFeature(),
+		readinessFeature(),
+	)
+	start := time.Now()
+	if err := probes.Cleanup(ctx); err != nil {
+		t.Errorf("removing the probe scenarios: %v", err)
+	}
+	suite.Report.Phase("probe block (parallel scenarios, incl. cleanup)", time.Since(probes.start), 0)
+	suite.Report.Phase("probe scenario cleanup", time.Since(start), 0)
+	testenv.Test(t,
+		rolloutFeature(),
+		trafficFeature(),
+		scaleFeature(),
+		lbFeature(),
 		pvcFeature(),
 	)
 }

@@ -17,7 +17,7 @@ type Settings struct {
 	ManifestsDir string // $MANIFESTS_DIR, default manifests/
 	Artifacts    string // $ARTIFACTS, default _artifacts/
 	ImagesDir    string // $IMAGES_DIR, default _build/images/
-	KindConfig   string // $E2E_KIND_CONFIG, default fixtures/kind/single-node.yaml
+	KindConfig   string // $E2E_KIND_CONFIG, default fixtures/kind/multi-node.yaml
 	FakeSecrets  string // fixtures/secrets.fake.env
 	NodeImage    string // $KIND_NODE_IMAGE: use as is
 	NodeSource   string // $NODE_IMAGE_SOURCE: auto, hermetic, upstream
@@ -57,7 +57,7 @@ func FromEnv() (Settings, error) {
 		ManifestsDir:       mdir,
 		Artifacts:          abs(get("ARTIFACTS", "_artifacts")),
 		ImagesDir:          abs(get("IMAGES_DIR", "_build/images")),
-		KindConfig:         abs(get("E2E_KIND_CONFIG", "fixtures/kind/single-node.yaml")),
+		KindConfig:         abs(get("E2E_KIND_CONFIG", "fixtures/kind/multi-node.yaml")),
 		FakeSecrets:        abs("fixtures/secrets.fake.env"),
 		NodeImage:          os.Getenv("KIND_NODE_IMAGE"),
 		NodeSource:         os.Getenv("NODE_IMAGE_SOURCE"),

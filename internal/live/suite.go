@@ -27,6 +27,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/nodeimage"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/report"
+	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/stubimage"
 )
 
@@ -46,13 +47,14 @@ type Suite struct {
 	Log         io.Writer
 
 	mu          sync.Mutex
+	started     time.Time
 	setupErr    error
 	cleanupOnce sync.Once
 }
 
 // NewSuite reads the settings; a bad setting is reported by Setup.
 func NewSuite() *Suite {
-	s := &Suite{Report: report.New(), Log: os.Stderr}
+	s := &Suite{Report: report.New(), Log: os.Stderr, started: time.Now()}
 	st, err := FromEnv()
 	s.Settings, s.setupErr = st, err
 	return s
@@ -310,6 +312,15 @@ func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context,
 	} else {
 		_ = s.phase("teardown", 0, func() error { return s.Cleanup() })
 	}
+	floor, parts := s.Report.Floor(spec.Seed.LongestWindow())
+	total := time.Since(s.started)
+	verdict := "within"
+	if float64(total) > report.BudgetFactor*float64(floor) {
+		verdict = "EXCEEDED"
+	}
+	s.Report.Note("time budget: total %s vs %.1f x floor %s = %s: %s (floor = %s + longest probe window %s)",
+		total.Round(time.Second), report.BudgetFactor, floor.Round(time.Second), time.Duration(report.BudgetFactor*float64(floor)).Round(time.Second),
+		verdict, strings.Join(parts, " + "), spec.Seed.LongestWindow())
 	s.Report.Print(os.Stdout)
 	if err := os.MkdirAll(s.Artifacts, 0o755); err == nil {
 		_ = s.Report.WriteJSON(filepath.Join(s.Artifacts, "report.json"))

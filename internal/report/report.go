@@ -94,6 +94,30 @@ func (r *Report) Time(name string, fn func() error) error {
 	return err
 }
 
+// BudgetFactor is how far above its floor a whole run may go.
+const BudgetFactor = 1.3
+
+// FloorPhases are the phases no run can avoid; with the longest probe window
+// they make the run's floor.
+var FloorPhases = []string{"cluster create", "node Ready", "image load", "apply -> Available", "teardown"}
+
+// Floor is the sum of the floor phases measured in this run plus extra.
+func (r *Report) Floor(extra time.Duration) (time.Duration, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	floor := extra
+	var parts []string
+	for _, name := range FloorPhases {
+		for _, p := range r.phases {
+			if p.Name == name {
+				floor += p.Duration
+				parts = append(parts, fmt.Sprintf("%s %s", name, p.Duration.Round(100*time.Millisecond)))
+			}
+		}
+	}
+	return floor, parts
+}
+
 // Note adds a line under the tables (decisions, node image, cluster).
 func (r *Report) Note(format string, a ...any) {
 	r.mu.Lock()

@@ -73,3 +73,13 @@ func (p Probe) KillWindow() Window {
 func (p Probe) GuaranteedStartup() time.Duration {
 	return seconds(p.InitialDelaySeconds + (p.FailureThreshold-1)*p.PeriodSeconds)
 }
+
+// LongestWindow is the latest moment any probe outcome of the seed may be
+// observed: the floor of a probe block that runs every scenario at once.
+func (a App) LongestWindow() time.Duration {
+	var longest time.Duration
+	for _, c := range []ContainerSpec{a.Backend.Deployment.Container, a.Frontend.Deployment.Container} {
+		longest = max(longest, c.Startup.KillWindow().Latest, c.Liveness.DetectionWindow(true).Latest+seconds(c.Liveness.InitialDelaySeconds))
+	}
+	return longest
+}

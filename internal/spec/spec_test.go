@@ -46,3 +46,8 @@ func TestSeedCounts(t *testing.T) {
 	assert.Len(t, Seed.Secret.Keys, 12)
 	assert.Equal(t, "http://backend-service:8000", Seed.ProxyURL())
 }
+
+func TestLongestWindow(t *testing.T) {
+	// backend startup kill: 0 + 6×10 + 5 + 3 = 68 s; backend liveness hang after its 30 s delay: 30 + 38 = 68 s.
+	assert.Equal(t, 68*time.Second, Seed.LongestWindow())
+}

@@ -16,7 +16,7 @@ import (
 	"sort"
 
 	"github.com/puretasks/k8s-conformance/internal/spec"
-	"github.com/puretasks/k8s-conformance/stubs/internal/stubserver"
+	"github.com/puretasks/k8s-conformance/stubs/stubserver"
 )
 
 // EnvReport is GET /api/env.

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/puretasks/k8s-conformance/internal/spec"
-	"github.com/puretasks/k8s-conformance/stubs/internal/stubserver"
+	"github.com/puretasks/k8s-conformance/stubs/stubserver"
 )
 
 func server(t *testing.T, dir string) *httptest.Server {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/puretasks/k8s-conformance/internal/spec"
-	"github.com/puretasks/k8s-conformance/stubs/internal/stubserver"
+	"github.com/puretasks/k8s-conformance/stubs/stubserver"
 )
 
 // BackendHealth is GET /api/backend-health.

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/puretasks/k8s-conformance/stubs/internal/stubserver"
+	"github.com/puretasks/k8s-conformance/stubs/stubserver"
 )
 
 func frontend(t *testing.T, env map[string]string) *httptest.Server {
