@@ -199,6 +199,9 @@ func (s *scenario) pod(ctx context.Context) (*corev1.Pod, error) {
 			return false, nil
 		}
 		pod = &pods[0]
+		if r := live.TerminalReason(pod); r != "" {
+			return false, fmt.Errorf("cannot run: %s", r)
+		}
 		return len(pod.Status.ContainerStatuses) > 0 && pod.Status.ContainerStatuses[0].State.Running != nil, nil
 	})
 	return pod, err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/puretasks/k8s-conformance/internal/spec"
@@ -32,6 +33,10 @@ type Server struct {
 
 	modeMu   sync.Mutex
 	lastMode Mode
+	// stopping is closed on SIGTERM: hung health requests end at once, so
+	// the process exits when the kubelet kills it, not a probe timeout later.
+	stopping chan struct{}
+	held     atomic.Int32 // health requests held by a hang right now
 }
 
 // New returns a stub server for service, with the start-time knobs applied.
@@ -39,8 +44,9 @@ func New(service string, k Knobs, logger *log.Logger) *Server {
 	now := time.Now()
 	s := &Server{
 		Service: service, Pod: Hostname(), knobs: k, log: logger, started: now,
-		h:   &health{now: time.Now, readyAt: now.Add(k.StartupDelay)},
-		mux: http.NewServeMux(),
+		h:        &health{now: time.Now, readyAt: now.Add(k.StartupDelay)},
+		mux:      http.NewServeMux(),
+		stopping: make(chan struct{}),
 	}
 	if k.FailFor > 0 {
 		s.h.setFail(k.FailAfter, k.FailFor)
@@ -105,10 +111,16 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	m := s.Mode()
 	if m == ModeHanging {
 		// Hold the request until the hang ends or the prober gives up.
+		s.held.Add(1)
+		defer s.held.Add(-1)
 		t := time.NewTimer(s.h.hangEnd().Sub(s.h.now()))
 		select {
 		case <-r.Context().Done():
 			t.Stop()
+			return
+		case <-s.stopping:
+			t.Stop()
+			WriteJSON(w, http.StatusServiceUnavailable, HealthBody{Status: string(ModeDraining), Service: s.Service, Pod: s.Pod})
 			return
 		case <-t.C:
 		}
@@ -220,6 +232,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.h.mu.Lock()
 	s.h.draining = true
 	s.h.mu.Unlock()
+	close(s.stopping)
 	srv.SetKeepAlivesEnabled(false)
 	s.Mode()
 	s.log.Printf("SIGTERM: answering for %s more, then finishing in-flight requests", s.knobs.Drain)

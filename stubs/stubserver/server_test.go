@@ -171,3 +171,41 @@ func TestDrainKeepsAnsweringThenStops(t *testing.T) {
 	_, err = http.Get(url + "/")
 	assert.Error(t, err, "closed after the drain")
 }
+
+// A hung health request must not hold the process past SIGTERM: the kubelet
+// kills the container and expects it gone.
+func TestHangEndsOnSIGTERM(t *testing.T) {
+	var logs strings.Builder
+	s := New("backend", Knobs{Drain: 0}, log.New(&logs, "", 0))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + l.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, l) }()
+	require.NoError(t, poll.Until(context.Background(), poll.StubHTTP, func(context.Context) (bool, error) {
+		resp, err := http.Post(url+"/stub/health/hang", "", nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil, nil
+	}))
+	hung := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(url + spec.HealthPath)
+		if err != nil {
+			hung <- 0
+			return
+		}
+		resp.Body.Close()
+		hung <- resp.StatusCode
+	}()
+	require.NoError(t, poll.Until(context.Background(), poll.StubHTTP, func(context.Context) (bool, error) {
+		return s.held.Load() == 1, nil
+	}))
+	start := time.Now()
+	cancel()
+	require.NoError(t, <-done)
+	assert.Less(t, time.Since(start), 2*time.Second, "shutdown does not wait for the hung request")
+	assert.Equal(t, http.StatusServiceUnavailable, <-hung)
+}
