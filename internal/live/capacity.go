@@ -101,8 +101,8 @@ func Fits(rooms []NodeRoom, demands []Demand) (bool, string) {
 		}
 		parts = append(parts, fmt.Sprintf("%d x %s (%s cpu, %s mem)", d.Pods, d.What, d.CPU.String(), d.Mem.String()))
 	}
-	summary := fmt.Sprintf("needs %s cpu / %s memory for %s; free %s cpu / %s memory on %d schedulable node(s)",
-		totalCPU.String(), totalMem.String(), strings.Join(parts, " + "), freeCPU.String(), freeMem.String(), len(rooms))
+	summary := fmt.Sprintf("needs %dm cpu / %dMi memory for %s; free %dm cpu / %dMi memory on %d schedulable node(s)",
+		totalCPU.MilliValue(), totalMem.Value()>>20, strings.Join(parts, " + "), freeCPU.MilliValue(), freeMem.Value()>>20, len(rooms))
 	for _, d := range demands {
 		for i := 0; i < d.Pods; i++ {
 			placed := false
