@@ -312,6 +312,19 @@ func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context,
 	} else {
 		_ = s.phase("teardown", 0, func() error { return s.Cleanup() })
 	}
+	if s.setupErr == nil {
+		s.noteBudget()
+	}
+	s.Report.Print(os.Stdout)
+	if err := os.MkdirAll(s.Artifacts, 0o755); err == nil {
+		_ = s.Report.WriteJSON(filepath.Join(s.Artifacts, "report.json"))
+	}
+	return ctx, nil
+}
+
+// noteBudget holds the run to BudgetFactor times its floor: the phases no
+// run avoids plus the longest probe window of the seed.
+func (s *Suite) noteBudget() {
 	floor, parts := s.Report.Floor(spec.Seed.LongestWindow())
 	total := time.Since(s.started)
 	verdict := "within"
@@ -321,11 +334,6 @@ func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context,
 	s.Report.Note("time budget: total %s vs %.1f x floor %s = %s: %s (floor = %s + longest probe window %s)",
 		total.Round(time.Second), report.BudgetFactor, floor.Round(time.Second), time.Duration(report.BudgetFactor*float64(floor)).Round(time.Second),
 		verdict, strings.Join(parts, " + "), spec.Seed.LongestWindow())
-	s.Report.Print(os.Stdout)
-	if err := os.MkdirAll(s.Artifacts, 0o755); err == nil {
-		_ = s.Report.WriteJSON(filepath.Join(s.Artifacts, "report.json"))
-	}
-	return ctx, nil
 }
 
 // Cleanup removes everything the run created on the host. Idempotent; safe
