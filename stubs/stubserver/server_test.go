@@ -141,17 +141,16 @@ func TestRootAndState(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status(t, "GET", ts.URL+"/nope"))
 }
 
-// TestDrainKeepsAnsweringThenStops: after SIGTERM (ctx cancelled) the stub
-// still answers normally during the drain window, then returns.
-func TestDrainKeepsAnsweringThenStops(t *testing.T) {
-	var logs strings.Builder
-	s := New("frontend", Knobs{Drain: 300 * time.Millisecond}, log.New(&logs, "", 0))
+// serve runs s on a loopback port until the returned cancel (SIGTERM) and
+// waits until it answers; done yields Serve's result.
+func serve(t *testing.T, s *Server) (url string, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	url := "http://" + l.Addr().String()
+	url = "http://" + l.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ctx, l) }()
 	require.NoError(t, poll.Until(context.Background(), poll.StubHTTP, func(context.Context) (bool, error) {
 		resp, err := http.Get(url + "/")
 		if err == nil {
@@ -159,6 +158,15 @@ func TestDrainKeepsAnsweringThenStops(t *testing.T) {
 		}
 		return err == nil, nil
 	}))
+	return url, cancel, errc
+}
+
+// TestDrainKeepsAnsweringThenStops: after SIGTERM (ctx cancelled) the stub
+// still answers normally during the drain window, then returns.
+func TestDrainKeepsAnsweringThenStops(t *testing.T) {
+	var logs strings.Builder
+	s := New("frontend", Knobs{Drain: 300 * time.Millisecond}, log.New(&logs, "", 0))
+	url, cancel, done := serve(t, s)
 	cancel()
 	require.NoError(t, poll.Until(context.Background(), poll.StubHTTP, func(context.Context) (bool, error) {
 		return s.Mode() == ModeDraining, nil
@@ -168,7 +176,7 @@ func TestDrainKeepsAnsweringThenStops(t *testing.T) {
 	require.NoError(t, <-done)
 	assert.Contains(t, logs.String(), "SIGTERM: answering for 300ms more")
 	assert.Contains(t, logs.String(), "stopped")
-	_, err = http.Get(url + "/")
+	_, err := http.Get(url + "/")
 	assert.Error(t, err, "closed after the drain")
 }
 
@@ -177,19 +185,10 @@ func TestDrainKeepsAnsweringThenStops(t *testing.T) {
 func TestHangEndsOnSIGTERM(t *testing.T) {
 	var logs strings.Builder
 	s := New("backend", Knobs{Drain: 0}, log.New(&logs, "", 0))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	url, cancel, done := serve(t, s)
+	resp, err := http.Post(url+"/stub/health/hang", "", nil)
 	require.NoError(t, err)
-	url := "http://" + l.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	require.NoError(t, poll.Until(context.Background(), poll.StubHTTP, func(context.Context) (bool, error) {
-		resp, err := http.Post(url+"/stub/health/hang", "", nil)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil, nil
-	}))
+	resp.Body.Close()
 	hung := make(chan int, 1)
 	go func() {
 		resp, err := http.Get(url + spec.HealthPath)
