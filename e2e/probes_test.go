@@ -358,6 +358,23 @@ func endpointReady(ctx context.Context, ns, service, pod string) (present, ready
 	return false, false
 }
 
+// endpointPods lists every pod behind the Service, whatever its condition.
+func endpointPods(ctx context.Context, ns, service string) map[string]bool {
+	out := map[string]bool{}
+	slices, err := suite.Clientset.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+	if err != nil {
+		return out
+	}
+	for _, sl := range slices.Items {
+		for _, e := range sl.Endpoints {
+			if e.TargetRef != nil {
+				out[e.TargetRef.Name] = true
+			}
+		}
+	}
+	return out
+}
+
 // readiness: health fails for longer than the readiness window and shorter
 // than the liveness window; the pod must leave the Service's endpoints in the
 // readiness window, not restart, and rejoin once healthy.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"testing"
@@ -124,6 +125,20 @@ func lbFeature() features.Feature {
 			if err != nil || len(pods) != int(spec.Seed.Scale.BackendMax) {
 				scaleAll(ctx, t, id, scaleTo)
 				pods, _ = live.Pods(ctx, suite.Clientset, spec.Namespace, b.Deployment.Selector)
+			}
+			// Pods replaced by an earlier rollout may still be draining behind
+			// the Service: start once its ready endpoints are exactly these pods.
+			want := map[string]bool{}
+			for _, p := range pods {
+				want[p.Name] = true
+			}
+			var seen map[string]bool
+			err = poll.Until(ctx, poll.PodGone, func(ctx context.Context) (bool, error) {
+				seen = endpointPods(ctx, spec.Namespace, b.Service.Name)
+				return maps.Equal(seen, want), nil
+			})
+			if err != nil {
+				failf(t, id, "Service "+b.Service.Name, "expected its endpoints to be exactly the %d replicas %v, saw %v: %v", len(want), want, seen, err)
 			}
 			url := fmt.Sprintf("http://%s:%d%s", b.Service.Name, b.Service.Port, spec.HealthPath)
 			lines, ok, err := live.ProbeJob{Namespace: spec.Namespace, Name: "lb", Image: b.Deployment.Container.Image,
