@@ -73,6 +73,28 @@ func failf(t *testing.T, id, resource, format string, a ...any) {
 	suite.Report.Measure(id, "MISS %s: %s", resource, msg)
 }
 
+// recorder takes a check's measurements and misses: a running test, or the
+// outcome of a lane that runs in the background.
+type recorder interface {
+	measure(format string, a ...any)
+	fail(resource, format string, a ...any)
+}
+
+// testRecorder reports straight into the running check.
+type testRecorder struct {
+	t  *testing.T
+	id string
+}
+
+func (r testRecorder) measure(format string, a ...any) {
+	r.t.Helper()
+	measure(r.t, r.id, format, a...)
+}
+func (r testRecorder) fail(resource, format string, a ...any) {
+	r.t.Helper()
+	failf(r.t, r.id, resource, format, a...)
+}
+
 // applied is set once L-APPLY has put the default set into the cluster.
 var appliedAt time.Time
 

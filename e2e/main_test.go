@@ -8,9 +8,9 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -32,13 +32,14 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m))
 }
 
-// TestConformance runs the live checks in an order where each leaves the
-// cluster as the next expects. The probe scenarios run in namespaces of
-// their own, all at once, while the read-only checks observe the app; the
-// rollouts, scale and storage checks follow once the scenarios are gone.
+// TestConformance runs three lanes at once, each in namespaces of its own:
+// the todo-app checks in order (each leaves the cluster as the next expects),
+// the probe scenarios, and the scale checks on a copy of the app. The lanes'
+// results are reported by their features at the end.
 func TestConformance(t *testing.T) {
 	ctx := t.Context()
 	probes.Start(ctx)
+	probes.startScaleLane(ctx)
 	testenv.Test(t,
 		applyFeature(),
 		envFeature(),
@@ -46,21 +47,16 @@ func TestConformance(t *testing.T) {
 		dnsFeature(),
 		internalFeature(),
 		nodePortFeature(),
+		rolloutFeature(),
+		trafficFeature(),
+		pvcFeature(),
 		startupFeature(),
 		livenessFeature(),
 		readinessFeature(),
-	)
-	start := time.Now()
-	if err := probes.Cleanup(ctx); err != nil {
-		t.Errorf("removing the probe scenarios: %v", err)
-	}
-	suite.Report.Phase("probe block (parallel scenarios, incl. cleanup)", time.Since(probes.start), 0)
-	suite.Report.Phase("probe scenario cleanup", time.Since(start), 0)
-	testenv.Test(t,
-		rolloutFeature(),
-		trafficFeature(),
 		scaleFeature(),
 		lbFeature(),
-		pvcFeature(),
 	)
+	suite.Report.Phase("background lanes (probe scenarios, scale copy)", probes.Wait(), 0)
+	// The cluster goes with the run; only delete, do not wait.
+	probes.Delete(context.WithoutCancel(ctx))
 }

@@ -25,18 +25,29 @@ import (
 	"github.com/puretasks/k8s-conformance/stubs/stubserver"
 )
 
-// outcome is what one probe scenario measured.
+// outcome is what one background scenario measured; lanes report into it
+// from several goroutines.
 type outcome struct {
 	id, name string
+	mu       sync.Mutex
 	lines    []string // measurements
 	misses   []string // failures, each with the seed's window and the manifest's
 }
 
 func (o *outcome) measure(format string, a ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.lines = append(o.lines, fmt.Sprintf(format, a...))
 }
+
 func (o *outcome) miss(format string, a ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.misses = append(o.misses, fmt.Sprintf(format, a...))
+}
+
+func (o *outcome) fail(resource, format string, a ...any) {
+	o.miss("%s: %s", resource, fmt.Sprintf(format, a...))
 }
 
 // probeBlock runs every probe scenario at once, so the block costs about the
@@ -132,21 +143,19 @@ func (p *probeBlock) Results(id string) []*outcome {
 	return out
 }
 
-// Cleanup deletes the scenario namespaces and waits until they are gone, so
-// the capacity they held is free for the scale checks.
-func (p *probeBlock) Cleanup(ctx context.Context) error {
+// Wait blocks until every lane is done and returns how long they ran.
+func (p *probeBlock) Wait() time.Duration {
+	p.wg.Wait()
+	return time.Since(p.start)
+}
+
+// Delete removes the lanes' namespaces (in an existing cluster this is the
+// cleanup; a kind cluster goes as a whole right after).
+func (p *probeBlock) Delete(ctx context.Context) {
 	p.wg.Wait()
 	for _, ns := range p.namespaces {
 		_ = suite.Clientset.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 	}
-	return poll.Until(ctx, poll.NamespaceGone, func(ctx context.Context) (bool, error) {
-		for _, ns := range p.namespaces {
-			if _, err := suite.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
 }
 
 // deploy copies the workload's Deployment (and what it needs: ConfigMap,

@@ -52,7 +52,7 @@ func rolloutFeature() features.Feature {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					rollOnce(ctx, t, id, w, w.Deployment.Replicas)
+					rollOnce(ctx, testRecorder{t, id}, spec.Namespace, w, w.Deployment.Replicas)
 				}()
 			}
 			wg.Wait()
@@ -62,22 +62,20 @@ func rolloutFeature() features.Feature {
 		Feature()
 }
 
-// rollOnce starts a rolling update of w and holds it to the invariant.
-func rollOnce(ctx context.Context, t *testing.T, id string, w spec.Workload, replicas int32) {
+// rollOnce starts a rolling update of w in ns and holds it to the invariant.
+func rollOnce(ctx context.Context, r recorder, ns string, w spec.Workload, replicas int32) {
 	name := w.Deployment.Name
-	obs, err := live.WatchRollout(ctx, suite.Clientset, spec.Namespace, name, invariantOf(w, replicas),
-		func(ctx context.Context) error {
-			return live.RestartTemplate(ctx, suite.Clientset, spec.Namespace, name)
-		})
-	measure(t, id, "%s at %d replica(s): %s", name, replicas, obs)
+	obs, err := live.WatchRollout(ctx, suite.Clientset, ns, name, invariantOf(w, replicas),
+		func(ctx context.Context) error { return live.RestartTemplate(ctx, suite.Clientset, ns, name) })
+	r.measure("%s at %d replica(s): %s", name, replicas, obs)
 	if err != nil {
-		failf(t, id, "Deployment "+name, "rolling update did not complete: %v", err)
+		r.fail("Deployment "+name, "rolling update did not complete: %v", err)
 	}
 	for _, v := range obs.Violations {
-		failf(t, id, "Deployment "+name, "invariant broken (spec: maxUnavailable %d, maxSurge %d): %s", w.Deployment.MaxUnavailable, w.Deployment.MaxSurge, v)
+		r.fail("Deployment "+name, "invariant broken (spec: maxUnavailable %d, maxSurge %d): %s", w.Deployment.MaxUnavailable, w.Deployment.MaxSurge, v)
 	}
 	if len(obs.NewPods) == 0 && err == nil {
-		failf(t, id, "Deployment "+name, "expected new pods after the template change, saw none")
+		r.fail("Deployment "+name, "expected new pods after the template change, saw none")
 	}
 }
 
@@ -129,7 +127,7 @@ func backendTraffic(ctx context.Context, t *testing.T, id string) {
 		failf(t, id, "Job traffic-backend", "%v", err)
 		return
 	}
-	rollOnce(ctx, t, id, b, b.Deployment.Replicas)
+	rollOnce(ctx, testRecorder{t, id}, spec.Namespace, b, b.Deployment.Replicas)
 	lines, _, err := job.Finish(ctx, suite.Clientset)
 	if err != nil || len(lines) == 0 {
 		failf(t, id, "Job traffic-backend", "no load summary: %v", err)
@@ -160,6 +158,6 @@ func frontendTraffic(ctx context.Context, t *testing.T, id string) {
 		checkSummary(t, id, "frontend-service "+url+" (NodePort from the host)", s)
 		return
 	}
-	rollOnce(ctx, t, id, f, f.Deployment.Replicas)
+	rollOnce(ctx, testRecorder{t, id}, spec.Namespace, f, f.Deployment.Replicas)
 	checkSummary(t, id, "frontend-service "+url+" (NodePort from the host)", <-done)
 }
