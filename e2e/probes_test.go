@@ -66,7 +66,11 @@ func fromProbe(p *corev1.Probe) spec.Probe {
 	if p == nil {
 		return spec.Probe{}
 	}
-	return spec.Probe{InitialDelaySeconds: p.InitialDelaySeconds, PeriodSeconds: p.PeriodSeconds, FailureThreshold: p.FailureThreshold, TimeoutSeconds: p.TimeoutSeconds}
+	out := spec.Probe{InitialDelaySeconds: p.InitialDelaySeconds, PeriodSeconds: p.PeriodSeconds, FailureThreshold: p.FailureThreshold, TimeoutSeconds: p.TimeoutSeconds}
+	if p.HTTPGet != nil {
+		out.Path, out.Port = p.HTTPGet.Path, p.HTTPGet.Port.IntVal
+	}
+	return out
 }
 
 // scenario is one copy of a workload in its own namespace.
@@ -316,8 +320,13 @@ func liveness(hang bool) func(context.Context, *scenario, *outcome) {
 		started := pod.Status.ContainerStatuses[0].State.Running.StartedAt.Time
 		// The liveness probe runs once its initial delay has passed.
 		armed := started.Add(time.Duration(max(own.InitialDelaySeconds, c.Liveness.InitialDelaySeconds)+own.PeriodSeconds) * time.Second)
-		if _, err := s.watchPod(ctx, pod.Name, func(p *corev1.Pod) bool { return isReady(p) && time.Now().After(armed) }); err != nil {
+		p0, err := s.watchPod(ctx, pod.Name, func(p *corev1.Pod) bool { return restarts(p) > 0 || (isReady(p) && time.Now().After(armed)) })
+		if err != nil {
 			o.miss("%s: pod not Ready with its liveness probe running: %v", s.w.Deployment.Name, err)
+			return
+		}
+		if restarts(p0) > 0 {
+			o.miss("%s (%s): restarted %d time(s) while its health answered 200: the manifest's livenessProbe %s fails a healthy server", s.w.Deployment.Name, mode, restarts(p0), own)
 			return
 		}
 		trigger := time.Now()
@@ -398,13 +407,13 @@ func readiness(ctx context.Context, s *scenario, o *outcome) {
 		o.miss("no running pod: %v", err)
 		return
 	}
-	inService := func(want bool) error {
-		return poll.Until(ctx, poll.ProbeObservation, func(ctx context.Context) (bool, error) {
+	inService := func(want bool, iv poll.Interval) error {
+		return poll.Until(ctx, iv, func(ctx context.Context) (bool, error) {
 			_, ready := endpointReady(ctx, s.ns, s.w.Service.Name, pod.Name)
 			return ready == want, nil
 		})
 	}
-	if err := inService(true); err != nil {
+	if err := inService(true, poll.ProbeObservation); err != nil {
 		o.miss("%s: pod never became a ready endpoint: %v", name, err)
 		return
 	}
@@ -414,12 +423,13 @@ func readiness(ctx context.Context, s *scenario, o *outcome) {
 		o.miss("%s: setting the fail knob: %d %s %v", name, code, body, err)
 		return
 	}
-	if err := inService(false); err != nil {
+	// Once health recovers the pod can no longer leave because of it.
+	if err := inService(false, poll.Within("readiness-removal", failFor+spec.KubeletSlack)); err != nil {
 		o.miss("%s: health failed for %s and the pod stayed in the Service: %v; the manifest's readinessProbe %s implies %s", name, failFor, err, own, own.DetectionWindow(false))
 		return
 	}
 	removed := time.Since(trigger)
-	if err := inService(true); err != nil {
+	if err := inService(true, poll.ProbeObservation); err != nil {
 		o.miss("%s: the pod did not rejoin the Service after health recovered: %v", name, err)
 		return
 	}

@@ -47,8 +47,18 @@ var (
 	NamespaceGone       = Interval{"namespace-gone", 2 * time.Minute, time.Second}
 	// ProbeObservation watches a probe scenario; it must outlast the longest
 	// window the spec computes (startup kill, about 70 s) with room to spare.
-	ProbeObservation = Interval{"probe-observation", 4 * time.Minute, 250 * time.Millisecond}
+	ProbeObservation = Interval{"probe-observation", 4 * time.Minute, ProbeSample}
 )
+
+// ProbeSample is how often probe scenarios sample the cluster; measured
+// times are at most this far off.
+const ProbeSample = 250 * time.Millisecond
+
+// Within is an interval whose deadline a scenario computes from the spec (a
+// probe window), sampled at ProbeSample.
+func Within(name string, deadline time.Duration) Interval {
+	return Interval{Name: name, Timeout: deadline, Every: ProbeSample}
+}
 
 // Until polls cond immediately and then every iv.Every until it returns true,
 // returns an error (terminal), ctx ends, or iv.Timeout passes.
