@@ -198,7 +198,28 @@ func (b *Builder) Build(ctx context.Context) (string, error) {
 		}
 	}
 	b.logf("built %s in %s", ref, time.Since(start).Round(time.Second))
+	b.pruneStale(ctx, ref)
 	return ref, nil
+}
+
+// pruneStale removes node images of earlier recipes (each is most of a GB)
+// and work directories of interrupted builds. An image a container still
+// uses stays; Docker refuses and that is fine.
+func (b *Builder) pruneStale(ctx context.Context, keep string) {
+	out, err := exec.CommandContext(ctx, "docker", "image", "ls", ImageRepo, "--format", "{{.Repository}}:{{.Tag}}").Output()
+	if err == nil {
+		for _, ref := range strings.Fields(string(out)) {
+			if ref != keep {
+				if _, err := docker(ctx, "rmi", ref); err == nil {
+					b.logf("removed superseded node image %s", ref)
+				}
+			}
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(b.o.CacheDir, "images", "*"))
+	for _, d := range dirs {
+		_ = os.RemoveAll(d)
+	}
 }
 
 // work carries what one build's stages hand to each other.
