@@ -88,11 +88,15 @@ const scenarioCount = 5
 func (p *probeBlock) Start(ctx context.Context) {
 	p.start = time.Now()
 	b, f := spec.Seed.Backend, spec.Seed.Frontend
-	// The app (one replica each) and every scenario must fit at once.
+	// The app, the scale copy at its maxima (with surge) and every scenario
+	// must fit at once.
 	rooms, err := live.Room(ctx, suite.Clientset)
 	ok, msg := false, fmt.Sprint(err)
 	if err == nil {
-		ok, msg = live.Fits(rooms, []live.Demand{demand(f, scenarioCount+1, "frontend"), demand(b, scenarioCount+1, "backend")})
+		ok, msg = live.Fits(rooms, []live.Demand{
+			demand(f, scenarioCount+2+int(spec.Seed.Scale.FrontendMax+f.Deployment.MaxSurge), "frontend (app + surge, scenarios, scale copy)"),
+			demand(b, scenarioCount+2+int(spec.Seed.Scale.BackendMax+b.Deployment.MaxSurge), "backend (app + surge, scenarios, scale copy)"),
+		})
 	}
 	if !ok {
 		for _, id := range []string{"L-STARTUP", "L-LIVENESS", "L-READINESS"} {
@@ -127,6 +131,8 @@ func (p *probeBlock) run(ctx context.Context, id, kind string, w spec.Workload, 
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		// Measured: free the scenario's capacity for the lanes still running.
+		defer func() { _ = suite.Clientset.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), s.ns, metav1.DeleteOptions{}) }()
 		if err := s.deploy(ctx); err != nil {
 			o.miss("deploying the scenario: %v", err)
 			return

@@ -22,7 +22,7 @@ func TestFixtureConfigs(t *testing.T) {
 	for _, tc := range []struct {
 		file  string
 		nodes int
-	}{{"single-node.yaml", 1}, {"multi-node.yaml", 4}} {
+	}{{"single-node.yaml", 1}, {"multi-node.yaml", 5}} {
 		t.Run(tc.file, func(t *testing.T) {
 			cfg, err := LoadConfig(fixture(t, tc.file), "/data/run-1")
 			require.NoError(t, err)
