@@ -32,14 +32,16 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m))
 }
 
-// TestConformance runs three lanes at once, each in namespaces of its own:
+// TestConformance runs four lanes at once, each in namespaces of its own:
 // the todo-app checks in order (each leaves the cluster as the next expects),
-// the probe scenarios, and the scale checks on a copy of the app. The lanes'
-// results are reported by their features at the end.
+// the probe scenarios, the scale checks on a copy of the app, and the storage
+// check on a copy of the backend. The background lanes' results are reported
+// by their features once they are done.
 func TestConformance(t *testing.T) {
 	ctx := t.Context()
 	probes.Start(ctx)
 	probes.startScaleLane(ctx)
+	probes.startStorageLane(ctx)
 	testenv.Test(t,
 		applyFeature(),
 		envFeature(),
@@ -56,7 +58,7 @@ func TestConformance(t *testing.T) {
 		scaleFeature(),
 		lbFeature(),
 	)
-	suite.Report.Phase("background lanes (probe scenarios, scale copy)", probes.Wait(), 0)
+	suite.Report.Phase("background lanes (probe scenarios, scale copy, storage copy)", probes.Wait(), 0)
 	// The cluster goes with the run; only delete, do not wait.
 	probes.Delete(context.WithoutCancel(ctx))
 }

@@ -88,14 +88,14 @@ const scenarioCount = 5
 func (p *probeBlock) Start(ctx context.Context) {
 	p.start = time.Now()
 	b, f := spec.Seed.Backend, spec.Seed.Frontend
-	// The app, the scale copy at its maxima (with surge) and every scenario
-	// must fit at once.
+	// The app, the scale copy at its maxima (with surge), the storage copy
+	// and every scenario must fit at once.
 	rooms, err := live.Room(ctx, suite.Clientset)
 	ok, msg := false, fmt.Sprint(err)
 	if err == nil {
 		ok, msg = live.Fits(rooms, []live.Demand{
 			demand(f, scenarioCount+2+int(spec.Seed.Scale.FrontendMax+f.Deployment.MaxSurge), "frontend (app + surge, scenarios, scale copy)"),
-			demand(b, scenarioCount+2+int(spec.Seed.Scale.BackendMax+b.Deployment.MaxSurge), "backend (app + surge, scenarios, scale copy)"),
+			demand(b, scenarioCount+4+int(spec.Seed.Scale.BackendMax+b.Deployment.MaxSurge), "backend (app + surge, scenarios, scale copy, storage copy + surge)"),
 		})
 	}
 	if !ok {
@@ -307,6 +307,15 @@ func startupKill(ctx context.Context, s *scenario, o *outcome) {
 
 func isReady(p *corev1.Pod) bool { return p != nil && live.PodReady(p) }
 
+// containerStarted reports that the current container passed its startup probe.
+func containerStarted(p *corev1.Pod) bool {
+	if p == nil || len(p.Status.ContainerStatuses) == 0 {
+		return false
+	}
+	st := p.Status.ContainerStatuses[0].Started
+	return st != nil && *st
+}
+
 // liveness: after the pod is Ready and its liveness probe is running, health
 // stops answering (5xx, or a hang past the timeout); the kubelet must restart
 // the container once, inside the seed's window.
@@ -324,8 +333,10 @@ func liveness(hang bool) func(context.Context, *scenario, *outcome) {
 		}
 		own := fromProbe(s.dep.Spec.Template.Spec.Containers[0].LivenessProbe)
 		started := pod.Status.ContainerStatuses[0].State.Running.StartedAt.Time
-		// The liveness probe runs once its initial delay has passed.
-		armed := started.Add(time.Duration(max(own.InitialDelaySeconds, c.Liveness.InitialDelaySeconds)+own.PeriodSeconds) * time.Second)
+		// The liveness probe counts once its initial delay has passed; from
+		// then on it ticks every period, so the first failing probe lands
+		// within one period of the trigger, as the window assumes.
+		armed := started.Add(time.Duration(max(own.InitialDelaySeconds, c.Liveness.InitialDelaySeconds))*time.Second + time.Second)
 		p0, err := s.watchPod(ctx, pod.Name, func(p *corev1.Pod) bool { return restarts(p) > 0 || (isReady(p) && time.Now().After(armed)) })
 		if err != nil {
 			o.miss("%s: pod not Ready with its liveness probe running: %v", s.w.Deployment.Name, err)
@@ -354,7 +365,9 @@ func liveness(hang bool) func(context.Context, *scenario, *outcome) {
 		// FinishedAt has one-second resolution: credit the second.
 		latency := term.FinishedAt.Sub(trigger) + 500*time.Millisecond
 		seedWin := c.Liveness.DetectionWindow(hang)
-		p, _ = s.watchPod(ctx, pod.Name, func(p *corev1.Pod) bool { return isReady(p) })
+		// Exactly one: the new container gets past its startup probe without
+		// another restart.
+		p, _ = s.watchPod(ctx, pod.Name, func(p *corev1.Pod) bool { return containerStarted(p) || restarts(p) > 1 })
 		o.measure("%s (%s): restarted %s after health stopped answering (seed window %s), restarts %d", s.w.Deployment.Name, mode, latency.Round(100*time.Millisecond), seedWin, restarts(p))
 		if !seedWin.Contains(latency) {
 			o.miss("%s (%s): liveness restart after %s, outside the seed's window %s; the manifest's livenessProbe %s implies %s",

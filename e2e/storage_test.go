@@ -9,14 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/puretasks/k8s-conformance/internal/live"
@@ -25,13 +23,21 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
-// backendPod returns the single current backend pod.
-func backendPod(ctx context.Context, t *testing.T, id string) corev1.Pod {
-	t.Helper()
-	if _, err := live.WaitDeployment(ctx, suite.Clientset, spec.Namespace, spec.Seed.Backend.Deployment.Name, poll.Rollout); err != nil {
-		t.Fatalf("%s: %v", id, err)
+// pvcNamespace holds the storage lane's copy of the backend: the default set's
+// Deployment first (emptyDir), then the persistent variant's (PV, PVC and the
+// backend's volume from the claim), then the default again.
+const pvcNamespace = "pvc-check"
+
+// backendPod returns the single current backend pod of ns.
+func backendPod(ctx context.Context, ns string) (corev1.Pod, error) {
+	if _, err := live.WaitDeployment(ctx, suite.Clientset, ns, spec.Seed.Backend.Deployment.Name, poll.Rollout); err != nil {
+		return corev1.Pod{}, err
 	}
-	return podsOf(ctx, t, id, spec.Seed.Backend)[0]
+	pods, err := live.Pods(ctx, suite.Clientset, ns, spec.Seed.Backend.Deployment.Selector)
+	if err != nil || len(pods) != 1 {
+		return corev1.Pod{}, fmt.Errorf("expected one backend pod in %s, got %d: %v", ns, len(pods), err)
+	}
+	return pods[0], nil
 }
 
 func upload(ctx context.Context, pod corev1.Pod, name, content string) error {
@@ -50,20 +56,23 @@ func download(ctx context.Context, pod corev1.Pod, name string) (int, string, er
 	return code, string(raw), err
 }
 
-// survivesDeletion writes a file through one backend pod, deletes the pod,
+// survivesDeletion writes a file through the backend pod, deletes the pod,
 // and reads the file back through its replacement.
-func survivesDeletion(ctx context.Context, t *testing.T, id, label string) (bool, string) {
-	before := backendPod(ctx, t, id)
+func survivesDeletion(ctx context.Context, r recorder, ns, label string) (bool, string, error) {
+	before, err := backendPod(ctx, ns)
+	if err != nil {
+		return false, "", err
+	}
 	name := fmt.Sprintf("proof-%s-%06x.txt", label, rand.IntN(1<<24))
 	content := "written by " + before.Name
 	if err := upload(ctx, before, name, content); err != nil {
-		t.Fatalf("%s: %v", id, err)
+		return false, name, err
 	}
-	if err := suite.Clientset.CoreV1().Pods(spec.Namespace).Delete(ctx, before.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("%s: deleting %s: %v", id, before.Name, err)
+	if err := suite.Clientset.CoreV1().Pods(ns).Delete(ctx, before.Name, metav1.DeleteOptions{}); err != nil {
+		return false, name, fmt.Errorf("deleting %s: %w", before.Name, err)
 	}
-	err := poll.Until(ctx, poll.PodGone, func(ctx context.Context) (bool, error) {
-		pods, err := live.Pods(ctx, suite.Clientset, spec.Namespace, spec.Seed.Backend.Deployment.Selector)
+	err = poll.Until(ctx, poll.PodGone, func(ctx context.Context) (bool, error) {
+		pods, err := live.Pods(ctx, suite.Clientset, ns, spec.Seed.Backend.Deployment.Selector)
 		if err != nil {
 			return false, nil
 		}
@@ -75,122 +84,176 @@ func survivesDeletion(ctx context.Context, t *testing.T, id, label string) (bool
 		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("%s: no ready replacement for %s: %v", id, before.Name, err)
+		return false, name, fmt.Errorf("no ready replacement for %s: %w", before.Name, err)
 	}
-	after := backendPod(ctx, t, id)
+	after, err := backendPod(ctx, ns)
+	if err != nil {
+		return false, name, err
+	}
 	code, got, err := download(ctx, after, name)
 	if err != nil {
-		t.Fatalf("%s: reading %s from %s: %v", id, name, after.Name, err)
+		return false, name, fmt.Errorf("reading %s from %s: %w", name, after.Name, err)
 	}
-	measure(t, id, "%s: wrote %s via %s, deleted it, read via %s: %d", label, name, before.Name, after.Name, code)
-	return code == http.StatusOK && got == content, name
+	r.measure("%s: wrote %s via %s, deleted it, read via %s: %d", label, name, before.Name, after.Name, code)
+	return code == http.StatusOK && got == content, name, nil
+}
+
+// inNamespace returns the set's objects that the lane copies into ns: the
+// cluster-scoped PV as it is, the rest moved.
+func inNamespace(p manifests.Profile, ns string, keep func(client.Object) bool) []client.Object {
+	var out []client.Object
+	for _, o := range objectsOf(p) {
+		if !keep(o) {
+			continue
+		}
+		if o.GetNamespace() != "" {
+			o.SetNamespace(ns)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func storageObjects(o client.Object) bool {
+	switch x := o.(type) {
+	case *corev1.ConfigMap, *corev1.Secret, *corev1.PersistentVolume, *corev1.PersistentVolumeClaim:
+		return true
+	case *appsv1.Deployment:
+		return x.Name == spec.Seed.Backend.Deployment.Name
+	}
+	return false
+}
+
+// startStorageLane runs L-PVC on its copy, in the background.
+func (p *probeBlock) startStorageLane(ctx context.Context) {
+	o := &outcome{id: "L-PVC", name: pvcNamespace}
+	p.mu.Lock()
+	p.outcomes = append(p.outcomes, o)
+	p.namespaces = append(p.namespaces, pvcNamespace)
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		start := time.Now()
+		if err := storageLane(ctx, o); err != nil {
+			o.fail("namespace "+pvcNamespace, "%v", err)
+		}
+		suite.Report.Phase("storage lane: L-PVC (copy in "+pvcNamespace+")", time.Since(start), 0)
+	}()
+}
+
+func storageLane(ctx context.Context, o *outcome) error {
+	u := spec.Seed.Uploads
+	if suite.Sets[manifests.Persistent] == nil {
+		return fmt.Errorf("no persistent-uploads variant in %s", suite.ManifestsDir)
+	}
+	if _, err := suite.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pvcNamespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	// 1. The default set: emptyDir loses the file with the pod.
+	if err := live.ApplySet(ctx, suite.Client, inNamespace(manifests.Default, pvcNamespace, storageObjects)).Err(); err != nil {
+		return fmt.Errorf("applying the default backend: %w", err)
+	}
+	ok, name, err := survivesDeletion(ctx, o, pvcNamespace, "emptydir")
+	if err != nil {
+		return err
+	}
+	if ok {
+		o.fail("Deployment backend", "expected %s to be lost with the pod (emptyDir), but it survived", name)
+	}
+	// 2. The persistent variant: PV and PVC bind, the claim is mounted.
+	if err := live.ApplySet(ctx, suite.Client, inNamespace(manifests.Persistent, pvcNamespace, storageObjects)).Err(); err != nil {
+		return fmt.Errorf("applying the variant: %w", err)
+	}
+	start := time.Now()
+	var last string
+	err = poll.Until(ctx, poll.PVCBound, func(ctx context.Context) (bool, error) {
+		pvc, err1 := suite.Clientset.CoreV1().PersistentVolumeClaims(pvcNamespace).Get(ctx, u.PVC.Name, metav1.GetOptions{})
+		pv, err2 := suite.Clientset.CoreV1().PersistentVolumes().Get(ctx, u.PV.Name, metav1.GetOptions{})
+		if err1 != nil || err2 != nil {
+			last = fmt.Sprintf("%v %v", err1, err2)
+			return false, nil
+		}
+		ref := "<none>"
+		if pv.Spec.ClaimRef != nil {
+			ref = pv.Spec.ClaimRef.Namespace + "/" + pv.Spec.ClaimRef.Name
+		}
+		last = fmt.Sprintf("PVC %s (volume %q), PV %s (claimRef %s)", pvc.Status.Phase, pvc.Spec.VolumeName, pv.Status.Phase, ref)
+		return pvc.Status.Phase == corev1.ClaimBound && pv.Status.Phase == corev1.VolumeBound &&
+			pvc.Spec.VolumeName == u.PV.Name && ref == pvcNamespace+"/"+u.PVC.Name, nil
+	})
+	if err != nil {
+		return fmt.Errorf("expected PV %s and PVC %s bound to each other: %v; last: %s", u.PV.Name, u.PVC.Name, err, last)
+	}
+	o.measure("bound in %s: %s", time.Since(start).Round(100*time.Millisecond), last)
+	pod, err := backendPod(ctx, pvcNamespace)
+	if err != nil {
+		return err
+	}
+	claim, mount := "", ""
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == u.VolumeName && v.PersistentVolumeClaim != nil {
+			claim = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	for _, m := range pod.Spec.Containers[0].VolumeMounts {
+		if m.Name == u.VolumeName {
+			mount = m.MountPath
+		}
+	}
+	o.measure("backend pod %s mounts claim %q at %q", pod.Name, claim, mount)
+	if claim != u.PVC.Name || mount != spec.Seed.Backend.Deployment.Container.UploadsMount {
+		o.fail("pod "+pod.Name, "expected claim %s mounted at %s, got claim %q at %q", u.PVC.Name, spec.Seed.Backend.Deployment.Container.UploadsMount, claim, mount)
+	}
+	// 3. With the claim, the file survives the pod.
+	ok, name, err = survivesDeletion(ctx, o, pvcNamespace, "claim")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		o.fail("PersistentVolumeClaim "+u.PVC.Name, "expected %s to survive the pod's deletion", name)
+	}
+	if suite.HostDataDir != "" {
+		host := filepath.Join(suite.HostDataDir, filepath.Base(u.PV.HostPath), name)
+		if _, err := os.Stat(host); err != nil {
+			o.fail("PersistentVolume "+u.PV.Name, "expected the file on the node's %s (host %s): %v", u.PV.HostPath, host, err)
+		} else {
+			o.measure("file present under hostPath %s on the node", u.PV.HostPath)
+		}
+	}
+	// 4. Back to emptyDir, then the claim goes: the PV is Released, not deleted.
+	if err := live.ApplySet(ctx, suite.Client, inNamespace(manifests.Default, pvcNamespace, func(o client.Object) bool {
+		d, ok := o.(*appsv1.Deployment)
+		return ok && d.Name == spec.Seed.Backend.Deployment.Name
+	})).Err(); err != nil {
+		return fmt.Errorf("restoring the default backend: %w", err)
+	}
+	if _, err := backendPod(ctx, pvcNamespace); err != nil {
+		return err
+	}
+	if err := suite.Clientset.CoreV1().PersistentVolumeClaims(pvcNamespace).Delete(ctx, u.PVC.Name, metav1.DeleteOptions{}); err != nil {
+		return fmt.Errorf("deleting the claim: %w", err)
+	}
+	start = time.Now()
+	var phase corev1.PersistentVolumePhase
+	err = poll.Until(ctx, poll.PVReleased, func(ctx context.Context) (bool, error) {
+		pv, err := suite.Clientset.CoreV1().PersistentVolumes().Get(ctx, u.PV.Name, metav1.GetOptions{})
+		if err != nil {
+			phase = "gone: " + corev1.PersistentVolumePhase(err.Error())
+			return false, nil
+		}
+		phase = pv.Status.Phase
+		return phase == corev1.VolumeReleased, nil
+	})
+	o.measure("PV %s after the claim was deleted: %s (%s)", u.PV.Name, phase, time.Since(start).Round(100*time.Millisecond))
+	if err != nil {
+		o.fail("PersistentVolume "+u.PV.Name, "expected Released (reclaim policy Retain), got %s", phase)
+	}
+	// Retained volumes are removed by hand; do it so the run leaves none.
+	_ = suite.Clientset.CoreV1().PersistentVolumes().Delete(ctx, u.PV.Name, metav1.DeleteOptions{})
+	return nil
 }
 
 func pvcFeature() features.Feature {
-	const id = "L-PVC"
-	u := spec.Seed.Uploads
-	return check(id, "PV and PVC bind; the backend mounts the claim; data survives pod deletion with the claim, not with emptyDir; the PV is Released, not deleted, after the claim goes").
-		Assess("with the default emptyDir, a file does not survive pod deletion", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
-			if ok, name := survivesDeletion(ctx, t, id, "emptydir"); ok {
-				failf(t, id, "Deployment backend", "expected %s to be lost with the pod (emptyDir), but it survived", name)
-			}
-			return ctx
-		}).
-		Assess("the persistent-uploads variant binds PV and PVC and mounts the claim", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
-			if suite.Sets[manifests.Persistent] == nil {
-				t.Fatalf("%s: no persistent-uploads variant in %s", id, suite.ManifestsDir)
-			}
-			r := live.ApplySet(ctx, suite.Client, objectsOf(manifests.Persistent))
-			if err := r.Err(); err != nil {
-				t.Fatalf("%s: applying the variant: %v", id, err)
-			}
-			start := time.Now()
-			var last string
-			err := poll.Until(ctx, poll.PVCBound, func(ctx context.Context) (bool, error) {
-				pvc, err1 := suite.Clientset.CoreV1().PersistentVolumeClaims(spec.Namespace).Get(ctx, u.PVC.Name, metav1.GetOptions{})
-				pv, err2 := suite.Clientset.CoreV1().PersistentVolumes().Get(ctx, u.PV.Name, metav1.GetOptions{})
-				if err1 != nil || err2 != nil {
-					last = fmt.Sprintf("%v %v", err1, err2)
-					return false, nil
-				}
-				ref := "<none>"
-				if pv.Spec.ClaimRef != nil {
-					ref = pv.Spec.ClaimRef.Namespace + "/" + pv.Spec.ClaimRef.Name
-				}
-				last = fmt.Sprintf("PVC %s (volume %q), PV %s (claimRef %s)", pvc.Status.Phase, pvc.Spec.VolumeName, pv.Status.Phase, ref)
-				return pvc.Status.Phase == corev1.ClaimBound && pv.Status.Phase == corev1.VolumeBound &&
-					pvc.Spec.VolumeName == u.PV.Name && ref == spec.Namespace+"/"+u.PVC.Name, nil
-			})
-			if err != nil {
-				t.Fatalf("%s: expected PV %s and PVC %s bound to each other: %v; last: %s", id, u.PV.Name, u.PVC.Name, err, last)
-			}
-			measure(t, id, "bound in %s: %s", time.Since(start).Round(100*time.Millisecond), last)
-			pod := backendPod(ctx, t, id)
-			claim, mount := "", ""
-			for _, v := range pod.Spec.Volumes {
-				if v.Name == u.VolumeName && v.PersistentVolumeClaim != nil {
-					claim = v.PersistentVolumeClaim.ClaimName
-				}
-			}
-			for _, m := range pod.Spec.Containers[0].VolumeMounts {
-				if m.Name == u.VolumeName {
-					mount = m.MountPath
-				}
-			}
-			measure(t, id, "backend pod %s mounts claim %q at %q", pod.Name, claim, mount)
-			if claim != u.PVC.Name || mount != spec.Seed.Backend.Deployment.Container.UploadsMount {
-				failf(t, id, "pod "+pod.Name, "expected claim %s mounted at %s, got claim %q at %q", u.PVC.Name, spec.Seed.Backend.Deployment.Container.UploadsMount, claim, mount)
-			}
-			return ctx
-		}).
-		Assess("with the claim, a file survives pod deletion", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			ok, name := survivesDeletion(ctx, t, id, "claim")
-			if !ok {
-				failf(t, id, "PersistentVolumeClaim "+u.PVC.Name, "expected %s to survive the pod's deletion", name)
-			}
-			if suite.HostDataDir != "" {
-				host := filepath.Join(suite.HostDataDir, filepath.Base(u.PV.HostPath), name)
-				if _, err := os.Stat(host); err != nil {
-					failf(t, id, "PersistentVolume "+u.PV.Name, "expected the file on the node's %s (host %s): %v", u.PV.HostPath, host, err)
-				} else {
-					measure(t, id, "file present under hostPath %s on the node", u.PV.HostPath)
-				}
-			}
-			return ctx
-		}).
-		Assess("after the claim is deleted the PV is Released, not deleted", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			// Back to the default backend (emptyDir), so the claim is unused.
-			for _, o := range objectsOf(manifests.Default) {
-				if d, ok := o.(*appsv1.Deployment); ok && d.Name == spec.Seed.Backend.Deployment.Name {
-					if err := live.ApplySet(ctx, suite.Client, []client.Object{d}).Err(); err != nil {
-						t.Fatalf("%s: restoring the default backend: %v", id, err)
-					}
-				}
-			}
-			backendPod(ctx, t, id)
-			if err := suite.Clientset.CoreV1().PersistentVolumeClaims(spec.Namespace).Delete(ctx, u.PVC.Name, metav1.DeleteOptions{}); err != nil {
-				t.Fatalf("%s: deleting the claim: %v", id, err)
-			}
-			start := time.Now()
-			var phase corev1.PersistentVolumePhase
-			err := poll.Until(ctx, poll.PVReleased, func(ctx context.Context) (bool, error) {
-				pv, err := suite.Clientset.CoreV1().PersistentVolumes().Get(ctx, u.PV.Name, metav1.GetOptions{})
-				if err != nil {
-					phase = "gone: " + corev1.PersistentVolumePhase(err.Error())
-					return false, nil
-				}
-				phase = pv.Status.Phase
-				return phase == corev1.VolumeReleased, nil
-			})
-			measure(t, id, "PV %s after the claim was deleted: %s (%s)", u.PV.Name, phase, time.Since(start).Round(100*time.Millisecond))
-			if err != nil {
-				failf(t, id, "PersistentVolume "+u.PV.Name, "expected Released (reclaim policy Retain), got %s", phase)
-			}
-			// Retained volumes are removed by hand; do it so the run leaves none.
-			_ = suite.Clientset.CoreV1().PersistentVolumes().Delete(ctx, u.PV.Name, metav1.DeleteOptions{})
-			return ctx
-		}).
-		Feature()
+	return probeFeature("L-PVC", "PV and PVC bind; the backend mounts the claim; data survives pod deletion with the claim, not with emptyDir; the PV is Released, not deleted, after the claim goes")
 }
