@@ -132,7 +132,9 @@ func (p *probeBlock) run(ctx context.Context, id, kind string, w spec.Workload, 
 	go func() {
 		defer p.wg.Done()
 		// Measured: free the scenario's capacity for the lanes still running.
-		defer func() { _ = suite.Clientset.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), s.ns, metav1.DeleteOptions{}) }()
+		defer func() {
+			_ = suite.Clientset.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), s.ns, metav1.DeleteOptions{})
+		}()
 		if err := s.deploy(ctx); err != nil {
 			o.miss("deploying the scenario: %v", err)
 			return

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/puretasks/k8s-conformance/internal/manifests"
 )
 
 func checkNamespace(c *checker) {
@@ -117,11 +119,8 @@ func checkSecretBackendOnly(c *checker) {
 
 func checkPV(c *checker) {
 	want := seed.Uploads.PV
-	pv, res, ok := find[*corev1.PersistentVolume](c, "PersistentVolume", want.Name)
+	pv, res, ok := optionalInDefault[*corev1.PersistentVolume](c, "PersistentVolume", want.Name)
 	if !ok {
-		if c.profile == "persistent-uploads" {
-			c.fail(res, "(object)", "present in the persistent-uploads variant", "missing")
-		}
 		return
 	}
 	expect(c, res, "metadata.namespace", "", pv.Namespace)
@@ -147,11 +146,8 @@ func checkPV(c *checker) {
 
 func checkPVC(c *checker) {
 	want := seed.Uploads.PVC
-	pvc, res, ok := find[*corev1.PersistentVolumeClaim](c, "PersistentVolumeClaim", want.Name)
+	pvc, res, ok := optionalInDefault[*corev1.PersistentVolumeClaim](c, "PersistentVolumeClaim", want.Name)
 	if !ok {
-		if c.profile == "persistent-uploads" {
-			c.fail(res, "(object)", "present in the persistent-uploads variant", "missing")
-		}
 		return
 	}
 	c.namespaced(res, pvc.Namespace)
@@ -163,6 +159,16 @@ func checkPVC(c *checker) {
 		class = *pvc.Spec.StorageClassName
 	}
 	expect(c, res, "spec.storageClassName", want.StorageClass, class)
+}
+
+// optionalInDefault finds an object the seed marks optional: absent is fine
+// in the default set, a finding in the persistent-uploads variant.
+func optionalInDefault[T any](c *checker, kind, name string) (T, string, bool) {
+	t, res, ok := find[T](c, kind, name)
+	if !ok && c.profile == manifests.Persistent {
+		c.fail(res, "(object)", "present in the "+string(manifests.Persistent)+" variant", "missing")
+	}
+	return t, res, ok
 }
 
 func (c *checker) accessModes(res string, want []string, got []corev1.PersistentVolumeAccessMode) {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
@@ -267,7 +268,7 @@ func checkUploadsVolume(c *checker) {
 	f := "spec.template.spec.volumes[" + name + "]"
 	switch {
 	case vol == nil:
-	case c.profile == "persistent-uploads":
+	case c.profile == manifests.Persistent:
 		if vol.PersistentVolumeClaim == nil {
 			c.fail(res, f+".persistentVolumeClaim", seed.Uploads.PVC.Name, volumeSource(vol))
 		} else {
