@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// capture runs fn with stdout redirected and returns the JSON lines it printed.
+func capture(t *testing.T, fn func() bool) (bool, []map[string]any) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	old := os.Stdout
+	os.Stdout = w
+	ok := fn()
+	os.Stdout = old
+	require.NoError(t, w.Close())
+	raw, err := io.ReadAll(r)
+	require.NoError(t, err)
+	var out []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for dec.More() {
+		var m map[string]any
+		require.NoError(t, dec.Decode(&m))
+		out = append(out, m)
+	}
+	return ok, out
+}
+
+func TestGetReportsStatusAndPod(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Stub-Pod", "backend-1")
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	defer ts.Close()
+	ok, lines := capture(t, func() bool { return get(context.Background(), []string{ts.URL}) })
+	assert.True(t, ok)
+	assert.Equal(t, "backend-1", lines[0]["pod"])
+	assert.Equal(t, float64(200), lines[0]["status"])
+
+	ok, _ = capture(t, func() bool { return get(context.Background(), []string{"-method", "POST", "-expect", "201", ts.URL}) })
+	assert.True(t, ok)
+	ok, lines = capture(t, func() bool { return get(context.Background(), []string{"-expect", "204", ts.URL}) })
+	assert.False(t, ok, "an unexpected status is a failure")
+	assert.Equal(t, false, lines[0]["ok"])
+}
+
+func TestResolveAndLoad(t *testing.T) {
+	ok, lines := capture(t, func() bool { return resolve(context.Background(), []string{"localhost"}) })
+	assert.True(t, ok)
+	assert.NotEmpty(t, lines[0]["addrs"])
+	ok, _ = capture(t, func() bool { return resolve(context.Background(), []string{"no-such-host.invalid"}) })
+	assert.False(t, ok)
+
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Stub-Pod", "p") }))
+	defer ts.Close()
+	ok, lines = capture(t, func() bool { return load(context.Background(), []string{"-count", "5", "-interval", "1ms", ts.URL}) })
+	assert.True(t, ok)
+	assert.Equal(t, float64(5), lines[0]["sent"])
+	assert.Equal(t, float64(0), lines[0]["failed"])
+}
+
