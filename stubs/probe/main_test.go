@@ -70,4 +70,3 @@ func TestResolveAndLoad(t *testing.T) {
 	assert.Equal(t, float64(5), lines[0]["sent"])
 	assert.Equal(t, float64(0), lines[0]["failed"])
 }
-
