@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -335,10 +336,10 @@ func liveness(hang bool) func(context.Context, *scenario, *outcome) {
 		}
 		own := fromProbe(s.dep.Spec.Template.Spec.Containers[0].LivenessProbe)
 		started := pod.Status.ContainerStatuses[0].State.Running.StartedAt.Time
-		// The liveness probe counts once its initial delay has passed; from
-		// then on it ticks every period, so the first failing probe lands
-		// within one period of the trigger, as the window assumes.
-		armed := started.Add(time.Duration(max(own.InitialDelaySeconds, c.Liveness.InitialDelaySeconds))*time.Second + time.Second)
+		// Arm once the liveness probe has run at least once against the
+		// healthy server (initial delay + one period): its verdict on a
+		// healthy server is the control for what follows.
+		armed := started.Add(time.Duration(max(own.InitialDelaySeconds, c.Liveness.InitialDelaySeconds)+max(own.PeriodSeconds, c.Liveness.PeriodSeconds))*time.Second + time.Second)
 		p0, err := s.watchPod(ctx, pod.Name, func(p *corev1.Pod) bool { return restarts(p) > 0 || (isReady(p) && time.Now().After(armed)) })
 		if err != nil {
 			o.miss("%s: pod not Ready with its liveness probe running: %v", s.w.Deployment.Name, err)
@@ -346,6 +347,12 @@ func liveness(hang bool) func(context.Context, *scenario, *outcome) {
 		}
 		if restarts(p0) > 0 {
 			o.miss("%s (%s): restarted %d time(s) while its health answered 200: the manifest's livenessProbe %s fails a healthy server", s.w.Deployment.Name, mode, restarts(p0), own)
+			return
+		}
+		// The kubelet records every failed probe; against a healthy server
+		// there must be none, or a later restart proves nothing.
+		if msg := livenessFailure(ctx, s.ns, pod.Name); msg != "" {
+			o.miss("%s (%s): the liveness probe failed while health answered 200 (%s): the manifest's livenessProbe %s does not probe the server's health", s.w.Deployment.Name, mode, msg, own)
 			return
 		}
 		trigger := time.Now()
@@ -379,6 +386,21 @@ func liveness(hang bool) func(context.Context, *scenario, *outcome) {
 			o.miss("%s (%s): expected exactly one restart, got %d", s.w.Deployment.Name, mode, restarts(p))
 		}
 	}
+}
+
+// livenessFailure returns the kubelet's first "Liveness probe failed" event
+// for the pod, if any.
+func livenessFailure(ctx context.Context, ns, pod string) string {
+	events, err := suite.Clientset.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod + ",reason=Unhealthy"})
+	if err != nil {
+		return ""
+	}
+	for _, e := range events.Items {
+		if strings.HasPrefix(e.Message, "Liveness probe failed") {
+			return e.Message
+		}
+	}
+	return ""
 }
 
 // endpointReady reports whether the pod is a ready endpoint of the Service.
