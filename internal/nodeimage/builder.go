@@ -265,8 +265,8 @@ func (w *work) tree(ctx context.Context, t debianTree, out *string) (bool, error
 	if _, err := os.Stat(filepath.Join(dir, completeMarker)); err == nil {
 		return true, nil
 	}
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return false, fmt.Errorf("debootstrap is not installed (apt-get install debootstrap)")
+	if err := w.b.ensureDebootstrap(ctx); err != nil {
+		return false, err
 	}
 	tmp := dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
@@ -295,6 +295,29 @@ func (w *work) tree(ctx context.Context, t debianTree, out *string) (bool, error
 		return false, err
 	}
 	return false, os.Rename(tmp, dir)
+}
+
+// ensureDebootstrap installs Debian's debootstrap where it is missing (a
+// fresh machine has none); it needs root and apt, and says so otherwise.
+func (b *Builder) ensureDebootstrap(ctx context.Context) error {
+	if _, err := exec.LookPath("debootstrap"); err == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("debootstrap is not installed and this is not root: apt-get install debootstrap")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return fmt.Errorf("debootstrap is not installed and there is no apt-get: install debootstrap")
+	}
+	b.logf("  installing Debian's debootstrap (apt-get)")
+	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "debootstrap"}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, tail(out, 20))
+		}
+	}
+	return nil
 }
 
 func (w *work) binaries(ctx context.Context) (bool, error) {
