@@ -76,7 +76,7 @@ func up(ctx context.Context, config string) error {
 	start := time.Now()
 	c, err := kindcluster.Create(ctx, kindcluster.Options{
 		Name: name, ConfigFile: config, NodeImage: choice.Image,
-		Kubeconfig: kubeconfig, HostDataDir: data, WaitForReady: 2 * time.Minute, Log: os.Stderr,
+		Kubeconfig: kubeconfig, HostDataDir: data, WaitForReady: 2 * time.Minute,
 	})
 	if err != nil {
 		return err

@@ -90,7 +90,7 @@ func TestSmoke(t *testing.T) {
 	start := time.Now()
 	cluster, err = kindcluster.Create(ctx, kindcluster.Options{
 		Name: name, ConfigFile: filepath.Join(root, "fixtures/kind/single-node.yaml"), NodeImage: choice.Image,
-		Kubeconfig: kubeconfig, HostDataDir: data, Log: os.Stderr,
+		Kubeconfig: kubeconfig, HostDataDir: data,
 	})
 	require.NoError(t, err)
 	created := time.Since(start)

@@ -47,7 +47,6 @@ type Options struct {
 	HostDataDir string
 	// WaitForReady bounds kind's own wait for the control plane.
 	WaitForReady time.Duration
-	Log          io.Writer
 }
 
 // Cluster is a kind cluster this process created or adopted.

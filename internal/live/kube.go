@@ -302,5 +302,3 @@ func (j ProbeJob) Run(ctx context.Context, cs kubernetes.Interface) ([]json.RawM
 
 // HTTPStatusText is a short "200 OK" style string.
 func HTTPStatusText(code int) string { return fmt.Sprintf("%d %s", code, http.StatusText(code)) }
-
-var metav1ListAll = metav1.ListOptions{}

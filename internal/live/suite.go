@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,7 +55,7 @@ type Suite struct {
 
 // NewSuite reads the settings; a bad setting is reported by Setup.
 func NewSuite() *Suite {
-	s := &Suite{Report: report.New(), Log: os.Stderr, started: time.Now()}
+	s := &Suite{Report: report.New(), started: time.Now()}
 	st, err := FromEnv()
 	s.Settings, s.setupErr = st, err
 	return s
@@ -142,7 +143,7 @@ func (s *Suite) setup(ctx context.Context, cfg *envconf.Config) error {
 }
 
 func (s *Suite) countNodes(ctx context.Context) int {
-	nodes, err := s.Clientset.CoreV1().Nodes().List(ctx, metav1ListAll)
+	nodes, err := s.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return 1
 	}
@@ -264,7 +265,7 @@ func (s *Suite) createCluster(ctx context.Context, image string) error {
 	s.Report.Note("cluster %s (%d node(s), config %s), kubeconfig %s", name, s.Nodes, filepath.Base(s.KindConfig), s.Kubeconfig)
 	c, err := kindcluster.Create(ctx, kindcluster.Options{
 		Name: name, ConfigFile: s.KindConfig, NodeImage: image, Kubeconfig: s.Kubeconfig,
-		HostDataDir: s.HostDataDir, Log: s.Log,
+		HostDataDir: s.HostDataDir,
 	})
 	if err != nil {
 		return err

@@ -86,14 +86,6 @@ func (r *Report) Phase(name string, d, budget time.Duration) {
 	r.phases = append(r.phases, Phase{Name: name, Duration: d, Budget: budget})
 }
 
-// Time runs fn as a named phase.
-func (r *Report) Time(name string, fn func() error) error {
-	start := time.Now()
-	err := fn()
-	r.Phase(name, time.Since(start), 0)
-	return err
-}
-
 // BudgetFactor is how far above its floor a whole run may go.
 const BudgetFactor = 1.3
 

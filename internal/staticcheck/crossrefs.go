@@ -6,15 +6,17 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/puretasks/k8s-conformance/internal/manifests"
 )
 
 // checkCrossReferences holds the set to its own references, whatever the
 // names: selectors select their pods, Service ports reach container ports,
 // and every ConfigMap, Secret, claim, volume, PV and namespace named exists.
 func checkCrossReferences(c *checker) {
-	deps := typed[*appsv1.Deployment](c.set)
+	deps := manifests.Typed[*appsv1.Deployment](c.set)
 	namespaces := map[string]bool{}
-	for _, ns := range typed[*corev1.Namespace](c.set) {
+	for _, ns := range manifests.Typed[*corev1.Namespace](c.set) {
 		namespaces[ns.Name] = true
 	}
 	for _, o := range c.set.Objects {
@@ -32,7 +34,7 @@ func checkCrossReferences(c *checker) {
 		}
 		c.podReferences(res, d.Namespace, &d.Spec.Template.Spec)
 	}
-	for _, s := range typed[*corev1.Service](c.set) {
+	for _, s := range manifests.Typed[*corev1.Service](c.set) {
 		res := "Service " + s.Name
 		var selected []*appsv1.Deployment
 		if len(s.Spec.Selector) > 0 {
@@ -150,7 +152,7 @@ func (c *checker) ref(res, field, kind, ns, name string) {
 // storageReferences: each claim can bind to a PV of the set and no PV is
 // reserved for a claim the set does not have.
 func (c *checker) storageReferences() {
-	pvs := typed[*corev1.PersistentVolume](c.set)
+	pvs := manifests.Typed[*corev1.PersistentVolume](c.set)
 	for _, pv := range pvs {
 		if ref := pv.Spec.ClaimRef; ref != nil {
 			if !c.exists("PersistentVolumeClaim", ref.Namespace, ref.Name) {
@@ -158,7 +160,7 @@ func (c *checker) storageReferences() {
 			}
 		}
 	}
-	for _, pvc := range typed[*corev1.PersistentVolumeClaim](c.set) {
+	for _, pvc := range manifests.Typed[*corev1.PersistentVolumeClaim](c.set) {
 		res := "PersistentVolumeClaim " + pvc.Name
 		if pvc.Spec.VolumeName != "" && !c.exists("PersistentVolume", "", pvc.Spec.VolumeName) {
 			c.fail(res, "spec.volumeName", "a PersistentVolume of the set", pvc.Spec.VolumeName)

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
@@ -123,16 +122,6 @@ func secretKeys(s *corev1.Secret) map[string][]byte {
 	}
 	for k, v := range s.StringData {
 		out[k] = []byte(v)
-	}
-	return out
-}
-
-func typed[T any](s *manifests.Set) []T {
-	var out []T
-	for _, o := range s.Objects {
-		if t, ok := o.Object.(T); ok {
-			out = append(out, t)
-		}
 	}
 	return out
 }

@@ -125,7 +125,7 @@ func checkPV(c *checker) {
 	}
 	expect(c, res, "metadata.namespace", "", pv.Namespace)
 	c.labels(res, "metadata.labels", want.Labels, pv.Labels)
-	c.quantity(res, "spec.capacity.storage", want.Capacity, pv.Spec.Capacity[corev1.ResourceStorage], true)
+	c.quantity(res, "spec.capacity.storage", want.Capacity, pv.Spec.Capacity[corev1.ResourceStorage])
 	if len(pv.Spec.Capacity) != 1 {
 		c.fail(res, "spec.capacity", "storage only", fmt.Sprint(pv.Spec.Capacity))
 	}
@@ -153,7 +153,7 @@ func checkPVC(c *checker) {
 	c.namespaced(res, pvc.Namespace)
 	c.labels(res, "metadata.labels", want.Labels, pvc.Labels)
 	c.accessModes(res, want.AccessModes, pvc.Spec.AccessModes)
-	c.quantity(res, "spec.resources.requests.storage", want.Request, pvc.Spec.Resources.Requests[corev1.ResourceStorage], true)
+	c.quantity(res, "spec.resources.requests.storage", want.Request, pvc.Spec.Resources.Requests[corev1.ResourceStorage])
 	class := ""
 	if pvc.Spec.StorageClassName != nil {
 		class = *pvc.Spec.StorageClassName

@@ -166,10 +166,10 @@ func deploymentResources(w workload) func(*checker) {
 		}
 		f := "spec.template.spec.containers[" + ctr.Name + "].resources"
 		r := ctr.Resources
-		c.quantity(res, f+".requests.memory", want.RequestsMemory, r.Requests[corev1.ResourceMemory], len(r.Requests) > 0)
-		c.quantity(res, f+".requests.cpu", want.RequestsCPU, r.Requests[corev1.ResourceCPU], len(r.Requests) > 0)
-		c.quantity(res, f+".limits.memory", want.LimitsMemory, r.Limits[corev1.ResourceMemory], len(r.Limits) > 0)
-		c.quantity(res, f+".limits.cpu", want.LimitsCPU, r.Limits[corev1.ResourceCPU], len(r.Limits) > 0)
+		c.quantity(res, f+".requests.memory", want.RequestsMemory, r.Requests[corev1.ResourceMemory])
+		c.quantity(res, f+".requests.cpu", want.RequestsCPU, r.Requests[corev1.ResourceCPU])
+		c.quantity(res, f+".limits.memory", want.LimitsMemory, r.Limits[corev1.ResourceMemory])
+		c.quantity(res, f+".limits.cpu", want.LimitsCPU, r.Limits[corev1.ResourceCPU])
 		if len(r.Requests) > 2 || len(r.Limits) > 2 {
 			c.fail(res, f, "memory and cpu only", fmt.Sprintf("requests %v, limits %v", r.Requests, r.Limits))
 		}
@@ -177,7 +177,7 @@ func deploymentResources(w workload) func(*checker) {
 }
 
 // quantity compares by value: 1Gi equals 1024Mi, 1000m equals 1.
-func (c *checker) quantity(res, field, want string, got resource.Quantity, _ bool) {
+func (c *checker) quantity(res, field, want string, got resource.Quantity) {
 	w := resource.MustParse(want)
 	if got.IsZero() {
 		c.fail(res, field, want, "unset")
