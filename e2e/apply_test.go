@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -33,6 +34,36 @@ func objectsOf(p manifests.Profile) []client.Object {
 		out = append(out, o.Object)
 	}
 	return out
+}
+
+// copyInto returns the set's objects that keep selects, for a lane's own
+// namespace: namespaced objects move to ns (cluster-scoped ones, the PV, stay
+// as they are) and Services become ClusterIP, since the NodePort belongs to
+// the real frontend-service.
+func copyInto(p manifests.Profile, ns string, keep func(client.Object) bool) []client.Object {
+	var out []client.Object
+	for _, o := range objectsOf(p) {
+		if !keep(o) {
+			continue
+		}
+		if o.GetNamespace() != "" {
+			o.SetNamespace(ns)
+		}
+		if svc, ok := o.(*corev1.Service); ok {
+			svc.Spec.Type = corev1.ServiceTypeClusterIP
+			for i := range svc.Spec.Ports {
+				svc.Spec.Ports[i].NodePort = 0
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// createNamespace creates a lane's namespace.
+func createNamespace(ctx context.Context, ns string, labels map[string]string) error {
+	_, err := suite.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}, metav1.CreateOptions{})
+	return err
 }
 
 func applyFeature() features.Feature {

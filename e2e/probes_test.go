@@ -175,35 +175,30 @@ func (p *probeBlock) Delete(ctx context.Context) {
 // Secret, Service) from the manifests under test into the scenario's
 // namespace, adding only the stub's knobs.
 func (s *scenario) deploy(ctx context.Context) error {
-	if _, err := suite.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: s.ns, Labels: map[string]string{"k8s-conformance/scenario": s.name}}}, metav1.CreateOptions{}); err != nil {
+	if err := createNamespace(ctx, s.ns, map[string]string{"k8s-conformance/scenario": s.name}); err != nil {
 		return err
 	}
-	var objs []client.Object
-	for _, o := range objectsOf(manifests.Default) {
+	objs := copyInto(manifests.Default, s.ns, func(o client.Object) bool {
 		switch x := o.(type) {
 		case *corev1.ConfigMap, *corev1.Secret:
-			o.SetNamespace(s.ns)
-			objs = append(objs, o)
+			return true
 		case *corev1.Service:
-			if x.Name == s.w.Service.Name {
-				x.Namespace = s.ns
-				x.Spec.Type, x.Spec.Ports[0].NodePort = corev1.ServiceTypeClusterIP, 0
-				objs = append(objs, x)
-			}
+			return x.Name == s.w.Service.Name
 		case *appsv1.Deployment:
-			if x.Name == s.w.Deployment.Name {
-				x.Namespace = s.ns
-				x.Spec.Replicas = ptr.To[int32](1)
-				c := &x.Spec.Template.Spec.Containers[0]
-				// No drain: the container's exit time is the kubelet's kill time.
-				c.Env = append(c.Env, corev1.EnvVar{Name: stubserver.EnvDrain, Value: "0s"})
-				for k, v := range s.env {
-					c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: v})
-				}
-				s.dep = x
-				objs = append(objs, x)
+			return x.Name == s.w.Deployment.Name
+		}
+		return false
+	})
+	for _, o := range objs {
+		if d, ok := o.(*appsv1.Deployment); ok {
+			d.Spec.Replicas = ptr.To[int32](1)
+			c := &d.Spec.Template.Spec.Containers[0]
+			// No drain: the container's exit time is the kubelet's kill time.
+			c.Env = append(c.Env, corev1.EnvVar{Name: stubserver.EnvDrain, Value: "0s"})
+			for k, v := range s.env {
+				c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: v})
 			}
+			s.dep = d
 		}
 	}
 	if s.dep == nil {

@@ -10,10 +10,8 @@ import (
 	"sync"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -101,24 +99,13 @@ func (p *probeBlock) startScaleLane(ctx context.Context) {
 }
 
 func deployCopy(ctx context.Context, ns string) error {
-	if _, err := suite.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if err := createNamespace(ctx, ns, nil); err != nil {
 		return err
 	}
-	var objs []client.Object
-	for _, o := range objectsOf(manifests.Default) {
-		switch x := o.(type) {
-		case *corev1.ConfigMap, *corev1.Secret, *appsv1.Deployment:
-			o.SetNamespace(ns)
-			objs = append(objs, o)
-		case *corev1.Service:
-			// The NodePort belongs to the real frontend-service.
-			x.Namespace, x.Spec.Type = ns, corev1.ServiceTypeClusterIP
-			for i := range x.Spec.Ports {
-				x.Spec.Ports[i].NodePort = 0
-			}
-			objs = append(objs, x)
-		}
-	}
+	objs := copyInto(manifests.Default, ns, func(o client.Object) bool {
+		_, isNamespace := o.(*corev1.Namespace)
+		return !isNamespace
+	})
 	return live.ApplySet(ctx, suite.Client, objs).Err()
 }
 

@@ -98,22 +98,6 @@ func survivesDeletion(ctx context.Context, r recorder, ns, label string) (bool, 
 	return code == http.StatusOK && got == content, name, nil
 }
 
-// inNamespace returns the set's objects that the lane copies into ns: the
-// cluster-scoped PV as it is, the rest moved.
-func inNamespace(p manifests.Profile, ns string, keep func(client.Object) bool) []client.Object {
-	var out []client.Object
-	for _, o := range objectsOf(p) {
-		if !keep(o) {
-			continue
-		}
-		if o.GetNamespace() != "" {
-			o.SetNamespace(ns)
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
 func storageObjects(o client.Object) bool {
 	switch x := o.(type) {
 	case *corev1.ConfigMap, *corev1.Secret, *corev1.PersistentVolume, *corev1.PersistentVolumeClaim:
@@ -147,11 +131,11 @@ func storageLane(ctx context.Context, o *outcome) error {
 	if suite.Sets[manifests.Persistent] == nil {
 		return fmt.Errorf("no persistent-uploads variant in %s", suite.ManifestsDir)
 	}
-	if _, err := suite.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pvcNamespace}}, metav1.CreateOptions{}); err != nil {
+	if err := createNamespace(ctx, pvcNamespace, nil); err != nil {
 		return err
 	}
 	// 1. The default set: emptyDir loses the file with the pod.
-	if err := live.ApplySet(ctx, suite.Client, inNamespace(manifests.Default, pvcNamespace, storageObjects)).Err(); err != nil {
+	if err := live.ApplySet(ctx, suite.Client, copyInto(manifests.Default, pvcNamespace, storageObjects)).Err(); err != nil {
 		return fmt.Errorf("applying the default backend: %w", err)
 	}
 	ok, name, err := survivesDeletion(ctx, o, pvcNamespace, "emptydir")
@@ -162,7 +146,7 @@ func storageLane(ctx context.Context, o *outcome) error {
 		o.fail("Deployment backend", "expected %s to be lost with the pod (emptyDir), but it survived", name)
 	}
 	// 2. The persistent variant: PV and PVC bind, the claim is mounted.
-	if err := live.ApplySet(ctx, suite.Client, inNamespace(manifests.Persistent, pvcNamespace, storageObjects)).Err(); err != nil {
+	if err := live.ApplySet(ctx, suite.Client, copyInto(manifests.Persistent, pvcNamespace, storageObjects)).Err(); err != nil {
 		return fmt.Errorf("applying the variant: %w", err)
 	}
 	start := time.Now()
@@ -222,7 +206,7 @@ func storageLane(ctx context.Context, o *outcome) error {
 		}
 	}
 	// 4. Back to emptyDir, then the claim goes: the PV is Released, not deleted.
-	if err := live.ApplySet(ctx, suite.Client, inNamespace(manifests.Default, pvcNamespace, func(o client.Object) bool {
+	if err := live.ApplySet(ctx, suite.Client, copyInto(manifests.Default, pvcNamespace, func(o client.Object) bool {
 		d, ok := o.(*appsv1.Deployment)
 		return ok && d.Name == spec.Seed.Backend.Deployment.Name
 	})).Err(); err != nil {

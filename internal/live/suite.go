@@ -55,7 +55,7 @@ type Suite struct {
 
 // NewSuite reads the settings; a bad setting is reported by Setup.
 func NewSuite() *Suite {
-	s := &Suite{Report: report.New(), started: time.Now()}
+	s := &Suite{Report: report.New(), Log: os.Stderr, started: time.Now()}
 	st, err := FromEnv()
 	s.Settings, s.setupErr = st, err
 	return s
