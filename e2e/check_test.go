@@ -5,127 +5,183 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
-	"github.com/puretasks/k8s-conformance/internal/evidence"
+	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
+	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
-// check begins the feature of one catalogue ID: its row in the report opens
-// with the feature and closes with its verdict; a failure leaves evidence in
-// $ARTIFACTS/<ID>/.
+// check begins the feature of one catalogue ID. Its name starts with the ID
+// and it carries the label id=<ID>, so `--feature L-DNS` and
+// `--labels id=L-DNS` select it. Its Setup opens the check (report row,
+// lane span) and puts it in the context; its Teardown records the verdict
+// and, on failure, collects evidence from the check's and its lane's
+// namespaces into $ARTIFACTS/<ID>/ before anything is deleted.
 func check(id, title string) *features.FeatureBuilder {
 	return features.New(id+" "+title).
 		WithLabel("id", id).
-		WithSetup("start", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			suite.Report.Start(id)
-			return ctx
+		WithSetup("begin", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			l := live.LaneFrom(ctx)
+			if l == nil {
+				t.Fatalf("%s: no lane in the context (run it from a lane test through testenv)", id)
+			}
+			c := l.Begin(id)
+			// The cluster comes with the first selected check.
+			if err := c.Suite.Ready(ctx); err != nil {
+				c.Fail(t, "cluster", "not run: %v", err)
+				c.Suite.Report.End(id, "FAIL")
+				t.FailNow() // nothing of this check exists yet: no teardown to run
+			}
+			return live.WithCheck(ctx, c)
 		}).
 		WithTeardown("verdict", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			switch {
-			case t.Failed():
-				suite.Report.End(id, "FAIL")
-				collectEvidence(ctx, t, id)
-			case t.Skipped():
-				suite.Report.End(id, "SKIP")
-			default:
-				suite.Report.End(id, "PASS")
+			if c := live.CheckFrom(ctx); c != nil {
+				c.End(ctx, t)
 			}
 			return ctx
 		})
 }
 
-func collectEvidence(ctx context.Context, t *testing.T, id string) {
-	if suite.Clientset == nil {
-		return
+// checkOf returns the running check (from its feature's Setup).
+func checkOf(ctx context.Context, t *testing.T) *live.Check {
+	t.Helper()
+	c := live.CheckFrom(ctx)
+	if c == nil {
+		t.Fatal("no check in the context: build the feature with check()")
 	}
-	dir := filepath.Join(suite.Artifacts, id)
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	if err := evidence.Collect(cctx, suite.Clientset, dir, spec.Namespace, "kube-system"); err != nil {
-		t.Logf("%s: evidence collection incomplete: %v", id, err)
+	return c
+}
+
+// objectsOf returns the set's objects ready to apply: copies, with the
+// Secret's placeholders replaced by the fixtures' fake values.
+func objectsOf(s *live.Suite, p manifests.Profile) []client.Object {
+	set := s.Sets[p]
+	if set == nil {
+		return nil
 	}
-	t.Logf("%s: evidence in %s", id, dir)
-}
-
-// measure logs a measurement and records it in the report row.
-func measure(t *testing.T, id, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	t.Logf("%s: %s", id, msg)
-	suite.Report.Measure(id, "%s", msg)
-}
-
-// failf fails with the catalogue ID, the resource and what was expected and seen.
-func failf(t *testing.T, id, resource, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	t.Errorf("%s %s: %s", id, resource, msg)
-	suite.Report.Measure(id, "MISS %s: %s", resource, msg)
-}
-
-// recorder takes a check's measurements and misses: a running test, or the
-// outcome of a lane that runs in the background.
-type recorder interface {
-	measure(format string, a ...any)
-	fail(resource, format string, a ...any)
-}
-
-// testRecorder reports straight into the running check.
-type testRecorder struct {
-	t  *testing.T
-	id string
-}
-
-func (r testRecorder) measure(format string, a ...any) {
-	r.t.Helper()
-	measure(r.t, r.id, format, a...)
-}
-func (r testRecorder) fail(resource, format string, a ...any) {
-	r.t.Helper()
-	failf(r.t, r.id, resource, format, a...)
-}
-
-// applied is set once L-APPLY has put the default set into the cluster.
-var appliedAt time.Time
-
-// requireApplied stops a check that cannot run without the manifests.
-func requireApplied(t *testing.T, id string) {
-	t.Helper()
-	if appliedAt.IsZero() {
-		t.Fatalf("%s not run: the manifests were not applied (see L-APPLY)", id)
+	var out []client.Object
+	for _, o := range set.DeepCopy().Objects {
+		if sec, ok := o.Object.(*corev1.Secret); ok {
+			live.InjectFakeSecrets(sec, s.FakeSecret)
+		}
+		out = append(out, o.Object)
 	}
+	return out
 }
 
-// availableAfter records, the first time each Deployment is seen complete,
-// how long after the apply that was (reported by L-ROLLOUT).
-var availableAfter sync.Map
-
-// requireAvailable waits for both Deployments to be complete, failing the
-// calling check (not L-ROLLOUT) if they are not.
-func requireAvailable(ctx context.Context, t *testing.T, id string) {
-	t.Helper()
-	requireApplied(t, id)
-	var errs []string
-	for _, w := range []spec.Workload{spec.Seed.Backend, spec.Seed.Frontend} {
-		if _, err := live.WaitDeployment(ctx, suite.Clientset, spec.Namespace, w.Deployment.Name, poll.DeploymentAvailable); err != nil {
-			errs = append(errs, err.Error())
+// copyOf returns the set's objects that keep selects, for a lane's own
+// namespace: namespaced objects move to ns (cluster-scoped ones, the PV, stay
+// as they are) and Services become ClusterIP, since the NodePort belongs to
+// the real frontend-service.
+func copyOf(s *live.Suite, p manifests.Profile, ns string, keep func(client.Object) bool) []client.Object {
+	var out []client.Object
+	for _, o := range objectsOf(s, p) {
+		if !keep(o) {
 			continue
 		}
-		if _, seen := availableAfter.LoadOrStore(w.Deployment.Name, time.Since(appliedAt)); !seen && w.Deployment.Name == spec.Seed.Frontend.Deployment.Name {
-			suite.Report.Phase("apply -> Available", time.Since(appliedAt), 0)
+		if o.GetNamespace() != "" {
+			o.SetNamespace(ns)
 		}
+		if svc, ok := o.(*corev1.Service); ok {
+			svc.Spec.Type = corev1.ServiceTypeClusterIP
+			for i := range svc.Spec.Ports {
+				svc.Spec.Ports[i].NodePort = 0
+			}
+		}
+		out = append(out, o)
 	}
-	if len(errs) > 0 {
-		t.Fatalf("%s not run: Deployments not available: %s", id, strings.Join(errs, "; "))
+	return out
+}
+
+// The todo-app lane's shared requirements: the default set applied, then
+// both Deployments Available. Whichever check of the lane runs first does
+// the work; a check selected on its own brings them itself.
+const (
+	reqApplied   = "todo-app applied"
+	reqAvailable = "todo-app Available"
+)
+
+// appApplied is the outcome of applying the default set into todo-app.
+type appApplied struct {
+	result live.ApplyResult
+	objs   int
+	at     time.Time
+	took   time.Duration
+}
+
+func applyApp(ctx context.Context) (*appApplied, error) {
+	l := live.LaneFrom(ctx)
+	return live.Require(ctx, l, reqApplied, func(ctx context.Context) (*appApplied, error) {
+		s := l.Suite
+		objs := objectsOf(s, manifests.Default)
+		start := time.Now()
+		r := live.ApplySet(ctx, s.Client, objs)
+		// Whatever got in is the lane's to remove, even after a failed apply.
+		l.Own(spec.Namespace)
+		a := &appApplied{result: r, objs: len(objs), at: time.Now(), took: time.Since(start)}
+		s.Report.Phase("apply", a.took)
+		if err := r.Err(); err != nil {
+			return a, err
+		}
+		return a, nil
+	})
+}
+
+// appAvailable is when each Deployment was first seen complete, after apply.
+type appAvailable map[string]time.Duration
+
+func availableApp(ctx context.Context) (appAvailable, error) {
+	l := live.LaneFrom(ctx)
+	return live.Require(ctx, l, reqAvailable, func(ctx context.Context) (appAvailable, error) {
+		a, err := applyApp(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("the manifests did not apply: %w", err)
+		}
+		var mu sync.Mutex
+		var errs []string
+		after := appAvailable{}
+		var wg sync.WaitGroup
+		for _, w := range lanes.Workloads() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := live.WaitDeployment(ctx, l.Suite.Clientset, spec.Namespace, w.Deployment.Name, poll.DeploymentAvailable)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err.Error())
+					return
+				}
+				after[w.Deployment.Name] = time.Since(a.at)
+			}()
+		}
+		wg.Wait()
+		if len(errs) > 0 {
+			return after, fmt.Errorf("Deployments not Available: %s", strings.Join(errs, "; "))
+		}
+		l.Suite.Report.Phase("apply -> Available", time.Since(a.at))
+		return after, nil
+	})
+}
+
+// requireAvailable stops the calling check (a failure, never a skip) when the
+// app it needs is not applied and Available.
+func requireAvailable(ctx context.Context, t *testing.T) (*live.Check, *live.Suite) {
+	t.Helper()
+	c := checkOf(ctx, t)
+	if _, err := availableApp(ctx); err != nil {
+		c.Fatal(t, "namespace "+spec.Namespace, "not run: %v", err)
 	}
+	return c, c.Suite
 }

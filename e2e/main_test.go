@@ -4,12 +4,21 @@
 // manifests under test, and one e2e-framework feature per catalogue ID
 // (../shared/CHECKS.md), each observing the cluster's real behaviour.
 //
-//	go test ./e2e -tags e2e -count=1 -v        (make conformance wraps it)
+// One top-level test per lane; the lanes run in parallel, each in namespaces
+// of its own. Any check can be selected on its own:
+//
+//	go test ./e2e -tags e2e -count=1 -v                      (make conformance)
+//	go test ./e2e -tags e2e -count=1 -v -args --feature L-DNS
+//	go test ./e2e -tags e2e -count=1 -v -args --labels id=L-DNS,id=L-PVC
+//	go test ./e2e -tags e2e -count=1 -v -run TestStorageCopy
 package e2e
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"os"
+	"strconv"
 	"testing"
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
@@ -18,30 +27,87 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/live"
 )
 
-var (
-	testenv env.Environment
-	suite   *live.Suite
-)
+// testenv is e2e-framework's environment; the run's state (the Suite, its
+// clients and report, each lane and check) travels in the context.
+var testenv env.Environment
+
+// minParallel is the least `go test -parallel` value that runs every lane at
+// once: the default is GOMAXPROCS (2 here), which would queue lanes.
+const minParallel = 8
 
 func TestMain(m *testing.M) {
-	suite = live.NewSuite()
-	testenv = env.NewWithConfig(envconf.New())
+	if live.IsReaper() {
+		os.Exit(live.RunReaper())
+	}
+	// Flags first: a bad flag ends the run here, before anything exists.
+	cfg, err := envconf.NewFromFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(2)
+	}
+	raiseParallel()
+	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		cfg.WithDryRunMode() // list the tests, create nothing
+	}
+	if !cfg.FailFast() { // --fail-fast and parallel features exclude each other
+		cfg.WithParallelTestEnabled()
+	}
+	reaper, err := live.StartReaper()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	suite := live.NewSuite(reaper)
+	testenv = env.NewWithConfig(cfg)
 	suite.TrapSignals()
 	testenv.Setup(suite.Setup)
+	testenv.BeforeEachTest(beginLane)
+	testenv.AfterEachTest(endLane)
 	testenv.Finish(suite.Finish)
-	os.Exit(testenv.Run(m))
+	code := testenv.Run(m)
+	if err := suite.FinishErr(); err != nil && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
 }
 
-// TestConformance runs four lanes at once, each in namespaces of its own:
-// the todo-app checks in order (each leaves the cluster as the next expects),
-// the probe scenarios, the scale checks on a copy of the app, and the storage
-// check on a copy of the backend. The background lanes' results are reported
-// by their features once they are done.
-func TestConformance(t *testing.T) {
-	ctx := t.Context()
-	probes.Start(ctx)
-	probes.startScaleLane(ctx)
-	probes.startStorageLane(ctx)
+// raiseParallel lets every lane run at once unless -test.parallel was given.
+func raiseParallel() {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if f := flag.Lookup("test.parallel"); f != nil && !set {
+		if n, err := strconv.Atoi(f.Value.String()); err == nil && n < minParallel {
+			_ = f.Value.Set(strconv.Itoa(minParallel))
+		}
+	}
+}
+
+// beginLane gives each lane test (a top-level test) a lane in its context:
+// the lane creates nothing until one of its checks begins.
+func beginLane(ctx context.Context, _ *envconf.Config, t *testing.T) (context.Context, error) {
+	s := live.SuiteFrom(ctx)
+	if s == nil {
+		return ctx, fmt.Errorf("no suite in the context: setup did not run")
+	}
+	return live.WithLane(ctx, live.NewLane(s, t.Name())), nil
+}
+
+// endLane deletes the lane's namespaces (each failed check has collected its
+// evidence from them already) and records the lane's span.
+func endLane(ctx context.Context, _ *envconf.Config, t *testing.T) (context.Context, error) {
+	if l := live.LaneFrom(ctx); l != nil {
+		if err := l.End(ctx); err != nil {
+			t.Errorf("lane %s teardown: %v", l.Name, err)
+		}
+	}
+	return ctx, nil
+}
+
+// TestTodoApp is the todo-app lane: the app in its own namespace, checked in
+// order, each check leaving the cluster as the next expects. A selected
+// check brings what it needs (the app applied and Available) itself.
+func TestTodoApp(t *testing.T) {
+	t.Parallel()
 	testenv.Test(t,
 		applyFeature(),
 		envFeature(),
@@ -51,14 +117,5 @@ func TestConformance(t *testing.T) {
 		nodePortFeature(),
 		rolloutFeature(),
 		trafficFeature(),
-		pvcFeature(),
-		startupFeature(),
-		livenessFeature(),
-		readinessFeature(),
-		scaleFeature(),
-		lbFeature(),
 	)
-	suite.Report.Phase("background lanes (probe scenarios, scale copy, storage copy)", probes.Wait(), 0)
-	// The cluster goes with the run; only delete, do not wait.
-	probes.Delete(context.WithoutCancel(ctx))
 }

@@ -9,9 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,22 +18,29 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/spec"
+	"github.com/puretasks/k8s-conformance/internal/traffic"
 )
 
-func podsOf(ctx context.Context, t *testing.T, id string, w spec.Workload) []corev1.Pod {
+// podsOf lists the running pods of w in todo-app; none is a failure.
+func podsOf(ctx context.Context, t *testing.T, c *live.Check, w spec.Workload) []corev1.Pod {
 	t.Helper()
-	pods, err := live.Pods(ctx, suite.Clientset, spec.Namespace, w.Deployment.Selector)
-	if err != nil || len(pods) == 0 {
-		t.Fatalf("%s: no running pods of Deployment %s: %v", id, w.Deployment.Name, err)
+	pods, err := live.Pods(ctx, c.Suite.Clientset, spec.Namespace, w.Deployment.Selector)
+	if err != nil {
+		c.Fatal(t, "Deployment "+w.Deployment.Name, "listing its pods: %v", err)
+	}
+	if len(pods) == 0 {
+		c.Fatal(t, "Deployment "+w.Deployment.Name, "expected running pods, found none")
 	}
 	return pods
 }
 
-func proxyJSON(ctx context.Context, pod corev1.Pod, port int32, path string, into any) (int, error) {
-	code, raw, err := live.Proxy(ctx, suite.Clientset, "GET", pod.Namespace, pod.Name, port, path, nil)
+// proxyJSON calls a pod through the API server and decodes its JSON answer.
+func proxyJSON(ctx context.Context, s *live.Suite, pod corev1.Pod, port int32, path string, into any) (int, error) {
+	code, raw, err := live.Proxy(ctx, s.Clientset, "GET", pod.Namespace, pod.Name, port, path, nil)
 	if err != nil {
 		return code, err
 	}
@@ -51,15 +56,15 @@ func envFeature() features.Feature {
 	const id = "L-ENV"
 	return check(id, "backend pods see the 11 ConfigMap values and the 12 Secret key names; frontend pods see no Secret key").
 		Assess("backend environment", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
+			c, s := requireAvailable(ctx, t)
 			b := spec.Seed.Backend
-			for _, p := range podsOf(ctx, t, id, b) {
+			for _, p := range podsOf(ctx, t, c, b) {
 				var r struct {
 					ConfigMap  map[string]string `json:"configMap"`
 					SecretKeys []string          `json:"secretKeys"`
 				}
-				if _, err := proxyJSON(ctx, p, b.Deployment.Container.Port, "/api/env", &r); err != nil {
-					failf(t, id, "pod "+p.Name, "GET /api/env: %v", err)
+				if _, err := proxyJSON(ctx, s, p, b.Deployment.Container.Port, "/api/env", &r); err != nil {
+					c.Fail(t, "pod "+p.Name, "GET /api/env: %v", err)
 					continue
 				}
 				matched := 0
@@ -67,36 +72,36 @@ func envFeature() features.Feature {
 					want := spec.Seed.ConfigMap.Data[k]
 					switch got, ok := r.ConfigMap[k]; {
 					case !ok:
-						failf(t, id, "pod "+p.Name, "env %s: expected %q, not set", k, want)
+						c.Fail(t, "pod "+p.Name, "env %s: expected %q, not set", k, want)
 					case got != want:
-						failf(t, id, "pod "+p.Name, "env %s: expected %q, got %q", k, want, got)
+						c.Fail(t, "pod "+p.Name, "env %s: expected %q, got %q", k, want, got)
 					default:
 						matched++
 					}
 				}
 				missing := slices.DeleteFunc(slices.Clone(spec.Seed.Secret.Keys), func(k string) bool { return slices.Contains(r.SecretKeys, k) })
 				if len(missing) > 0 {
-					failf(t, id, "pod "+p.Name, "expected the Secret's keys in the environment; missing %v", missing)
+					c.Fail(t, "pod "+p.Name, "expected the Secret's keys in the environment; missing %v", missing)
 				}
-				measure(t, id, "backend %s: %d/%d ConfigMap values, %d/%d Secret key names (values never read)", p.Name, matched, len(spec.Seed.ConfigMap.Data), len(r.SecretKeys), len(spec.Seed.Secret.Keys))
+				c.Measure(t, "backend %s: %d/%d ConfigMap values, %d/%d Secret key names (values never read)", p.Name, matched, len(spec.Seed.ConfigMap.Data), len(r.SecretKeys), len(spec.Seed.Secret.Keys))
 			}
 			return ctx
 		}).
 		Assess("frontend environment has no Secret key", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
+			c, s := requireAvailable(ctx, t)
 			f := spec.Seed.Frontend
-			for _, p := range podsOf(ctx, t, id, f) {
+			for _, p := range podsOf(ctx, t, c, f) {
 				var r struct {
 					SecretKeys []string `json:"secretKeys"`
 				}
-				if _, err := proxyJSON(ctx, p, f.Deployment.Container.Port, "/api/env", &r); err != nil {
-					failf(t, id, "pod "+p.Name, "GET /api/env: %v", err)
+				if _, err := proxyJSON(ctx, s, p, f.Deployment.Container.Port, "/api/env", &r); err != nil {
+					c.Fail(t, "pod "+p.Name, "GET /api/env: %v", err)
 					continue
 				}
 				if len(r.SecretKeys) > 0 {
-					failf(t, id, "pod "+p.Name, "expected no Secret key in the frontend, found %v", r.SecretKeys)
+					c.Fail(t, "pod "+p.Name, "expected no Secret key in the frontend, found %v", r.SecretKeys)
 				}
-				measure(t, id, "frontend %s: %d Secret key names visible", p.Name, len(r.SecretKeys))
+				c.Measure(t, "frontend %s: %d Secret key names visible", p.Name, len(r.SecretKeys))
 			}
 			return ctx
 		}).
@@ -107,21 +112,21 @@ func qosFeature() features.Feature {
 	const id = "L-QOS"
 	return check(id, "pods run with QoS class Burstable, requests below limits").
 		Assess("QoS class of every pod", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
-			for _, w := range workloads() {
-				for _, p := range podsOf(ctx, t, id, w) {
+			c, _ := requireAvailable(ctx, t)
+			for _, w := range lanes.Workloads() {
+				for _, p := range podsOf(ctx, t, c, w) {
 					if p.Status.QOSClass != corev1.PodQOSBurstable {
-						failf(t, id, "pod "+p.Name, "status.qosClass: expected Burstable, got %s", p.Status.QOSClass)
+						c.Fail(t, "pod "+p.Name, "status.qosClass: expected Burstable, got %s", p.Status.QOSClass)
 					}
-					for _, c := range p.Spec.Containers {
+					for _, ctr := range p.Spec.Containers {
 						for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-							req, lim := c.Resources.Requests[r], c.Resources.Limits[r]
+							req, lim := ctr.Resources.Requests[r], ctr.Resources.Limits[r]
 							if req.Cmp(lim) >= 0 {
-								failf(t, id, "pod "+p.Name, "container %s %s: expected request < limit, got %s / %s", c.Name, r, req.String(), lim.String())
+								c.Fail(t, "pod "+p.Name, "container %s %s: expected request < limit, got %s / %s", ctr.Name, r, req.String(), lim.String())
 							}
 						}
 					}
-					measure(t, id, "%s: %s", p.Name, p.Status.QOSClass)
+					c.Measure(t, "%s: %s", p.Name, p.Status.QOSClass)
 				}
 			}
 			return ctx
@@ -136,41 +141,50 @@ func dnsFeature() features.Feature {
 	fqdn := fmt.Sprintf("%s.%s.svc.cluster.local", b.Service.Name, spec.Namespace)
 	return check(id, "backend-service resolves by short name and FQDN from a pod; /api/health answers 200; the frontend reaches it through NEXT_PUBLIC_API_URL").
 		Assess("names resolve to the Service's ClusterIP", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
-			svc, err := suite.Clientset.CoreV1().Services(spec.Namespace).Get(ctx, short, metav1.GetOptions{})
+			c, s := requireAvailable(ctx, t)
+			svc, err := s.Clientset.CoreV1().Services(spec.Namespace).Get(ctx, short, metav1.GetOptions{})
 			if err != nil {
-				t.Fatalf("%s: Service %s: %v", id, short, err)
+				c.Fatal(t, "Service "+short, "reading it: %v", err)
 			}
 			lines, ok, err := live.ProbeJob{Namespace: spec.Namespace, Name: "dns-resolve", Image: b.Deployment.Container.Image,
-				Args: []string{"resolve", short, fqdn}, Interval: poll.JobComplete}.Run(ctx, suite.Clientset)
+				Args: []string{"resolve", short, fqdn}, Interval: poll.JobComplete}.Run(ctx, s.Clientset)
 			if err != nil {
-				t.Fatalf("%s: %v", id, err)
+				c.Fatal(t, "Job dns-resolve", "%v", err)
 			}
+			resolved := map[string]bool{}
 			for _, l := range lines {
 				var r struct {
 					Name  string   `json:"name"`
 					Addrs []string `json:"addrs"`
 					Error string   `json:"error"`
 				}
-				_ = json.Unmarshal(l, &r)
-				measure(t, id, "resolve %s -> %v %s", r.Name, r.Addrs, r.Error)
-				if !slices.Contains(r.Addrs, svc.Spec.ClusterIP) {
-					failf(t, id, "Service "+short, "%s: expected to resolve to ClusterIP %s, got %v %s", r.Name, svc.Spec.ClusterIP, r.Addrs, r.Error)
+				if err := json.Unmarshal(l, &r); err != nil {
+					c.Fail(t, "Job dns-resolve", "unreadable answer %s: %v", l, err)
+					continue
 				}
+				c.Measure(t, "resolve %s -> %v %s", r.Name, r.Addrs, r.Error)
+				if !slices.Contains(r.Addrs, svc.Spec.ClusterIP) {
+					c.Fail(t, "Service "+short, "%s: expected to resolve to ClusterIP %s, got %v %s", r.Name, svc.Spec.ClusterIP, r.Addrs, r.Error)
+					continue
+				}
+				resolved[r.Name] = true
 			}
-			if !ok || len(lines) != 2 {
-				failf(t, id, "Service "+short, "expected both names to resolve from a pod in %s (job ok=%v, %d answers)", spec.Namespace, ok, len(lines))
+			for _, n := range []string{short, fqdn} {
+				if !resolved[n] {
+					c.Fail(t, "Service "+short, "expected %s to resolve from a pod in %s (job ok=%v, %d answers)", n, spec.Namespace, ok, len(lines))
+				}
 			}
 			return ctx
 		}).
 		Assess("http://backend-service:8000/api/health answers 200 in-cluster", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
+			c, s := requireAvailable(ctx, t)
 			url := fmt.Sprintf("http://%s:%d%s", short, b.Service.Port, spec.HealthPath)
 			lines, ok, err := live.ProbeJob{Namespace: spec.Namespace, Name: "dns-get", Image: b.Deployment.Container.Image,
-				Args: []string{"get", url}, Interval: poll.JobComplete}.Run(ctx, suite.Clientset)
+				Args: []string{"get", url}, Interval: poll.JobComplete}.Run(ctx, s.Clientset)
 			if err != nil {
-				t.Fatalf("%s: %v", id, err)
+				c.Fatal(t, "Job dns-get", "%v", err)
 			}
+			got := 0
 			for _, l := range lines {
 				var g struct {
 					Status    int    `json:"status"`
@@ -178,22 +192,28 @@ func dnsFeature() features.Feature {
 					Error     string `json:"error"`
 					LatencyMs int64  `json:"latencyMs"`
 				}
-				_ = json.Unmarshal(l, &g)
-				measure(t, id, "GET %s from a pod: %d from %s in %dms %s", url, g.Status, g.Pod, g.LatencyMs, g.Error)
+				if err := json.Unmarshal(l, &g); err != nil {
+					c.Fail(t, "Job dns-get", "unreadable answer %s: %v", l, err)
+					continue
+				}
+				c.Measure(t, "GET %s from a pod: %d from %s in %dms %s", url, g.Status, g.Pod, g.LatencyMs, g.Error)
+				if g.Status == http.StatusOK {
+					got++
+				}
 			}
-			if !ok {
-				failf(t, id, "Service "+short, "GET %s: expected 200", url)
+			if !ok || got == 0 {
+				c.Fail(t, "Service "+short, "GET %s: expected 200 (job ok=%v, %d answers)", url, ok, len(lines))
 			}
 			return ctx
 		}).
 		Assess("the frontend pod reaches the backend through NEXT_PUBLIC_API_URL", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
+			c, s := requireAvailable(ctx, t)
 			f := spec.Seed.Frontend
 			backendPods := map[string]bool{}
-			for _, p := range podsOf(ctx, t, id, b) {
+			for _, p := range podsOf(ctx, t, c, b) {
 				backendPods[p.Name] = true
 			}
-			for _, p := range podsOf(ctx, t, id, f) {
+			for _, p := range podsOf(ctx, t, c, f) {
 				var r struct {
 					URL        string `json:"url"`
 					Status     int    `json:"status"`
@@ -201,14 +221,14 @@ func dnsFeature() features.Feature {
 					Error      string `json:"error"`
 					LatencyMs  int64  `json:"latencyMs"`
 				}
-				code, err := proxyJSON(ctx, p, f.Deployment.Container.Port, "/api/backend-health", &r)
+				code, err := proxyJSON(ctx, s, p, f.Deployment.Container.Port, "/api/backend-health", &r)
 				if err != nil {
-					failf(t, id, "pod "+p.Name, "GET /api/backend-health: %v", err)
+					c.Fail(t, "pod "+p.Name, "GET /api/backend-health: %v", err)
 					continue
 				}
-				measure(t, id, "frontend %s -> %s: %d from %s in %dms %s", p.Name, r.URL, r.Status, r.BackendPod, r.LatencyMs, r.Error)
+				c.Measure(t, "frontend %s -> %s: %d from %s in %dms %s", p.Name, r.URL, r.Status, r.BackendPod, r.LatencyMs, r.Error)
 				if code != http.StatusOK || r.Status != http.StatusOK || !backendPods[r.BackendPod] {
-					failf(t, id, "pod "+p.Name, "expected 200 from a backend pod via %s, got %d from %q (%s)", spec.Seed.ProxyURL(), r.Status, r.BackendPod, r.Error)
+					c.Fail(t, "pod "+p.Name, "expected 200 from a backend pod via %s, got %d from %q (%s)", spec.Seed.ProxyURL(), r.Status, r.BackendPod, r.Error)
 				}
 			}
 			return ctx
@@ -227,105 +247,132 @@ func reachable(addr string) error {
 	return err
 }
 
-// nodeIPs are the kind node containers' addresses: this run's own containers.
-func nodeIPs(ctx context.Context, t *testing.T) []string {
-	if suite.Cluster == nil {
-		return nil
-	}
-	names, err := suite.Cluster.Nodes()
+// NodeAddresses are the nodes' InternalIP and ExternalIP addresses as the API
+// reports them: the kind node containers here, any cluster's nodes with
+// E2E_KUBECONFIG.
+func nodeAddresses(ctx context.Context, s *live.Suite) ([]string, error) {
+	nodes, err := s.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		t.Fatalf("listing nodes: %v", err)
+		return nil, err
 	}
-	var ips []string
-	for _, n := range names {
-		out, err := exec.CommandContext(ctx, "docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", n).Output()
-		if err != nil {
-			t.Fatalf("docker inspect %s: %v", n, err)
+	var out []string
+	for _, n := range nodes.Items {
+		for _, a := range n.Status.Addresses {
+			if (a.Type == corev1.NodeInternalIP || a.Type == corev1.NodeExternalIP) && !slices.Contains(out, a.Address) {
+				out = append(out, a.Address)
+			}
 		}
-		ips = append(ips, strings.Fields(string(out))...)
 	}
-	return ips
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no node reports an InternalIP or ExternalIP (%d nodes)", len(nodes.Items))
+	}
+	return out, nil
 }
 
 func internalFeature() features.Feature {
 	const id = "L-INTERNAL"
 	return check(id, "backend-service is not reachable from the host").
 		Assess("the host cannot open a connection to the backend", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
+			c, s := requireAvailable(ctx, t)
 			b := spec.Seed.Backend
-			svc, err := suite.Clientset.CoreV1().Services(spec.Namespace).Get(ctx, b.Service.Name, metav1.GetOptions{})
+			svc, err := s.Clientset.CoreV1().Services(spec.Namespace).Get(ctx, b.Service.Name, metav1.GetOptions{})
 			if err != nil {
-				t.Fatalf("%s: %v", id, err)
+				c.Fatal(t, "Service "+b.Service.Name, "reading it: %v", err)
 			}
-			measure(t, id, "live Service: type %s, clusterIP %s", svc.Spec.Type, svc.Spec.ClusterIP)
-			// Only this machine's addresses are tried: loopback and the node
-			// containers. The ClusterIP itself has no route from the host.
-			hosts := append([]string{"127.0.0.1"}, nodeIPs(ctx, t)...)
+			c.Measure(t, "live Service: type %s, clusterIP %s", svc.Spec.Type, svc.Spec.ClusterIP)
+			// The addresses this host can reach the cluster by: loopback (kind
+			// maps ports there), the NodePort host, and every node's address.
+			// The ClusterIP itself has no route from the host.
+			addrs, err := nodeAddresses(ctx, s)
+			if err != nil {
+				c.Fatal(t, "nodes", "reading the nodes' addresses: %v", err)
+			}
+			hosts := []string{"127.0.0.1"}
+			for _, h := range append([]string{s.NodePortHost}, addrs...) {
+				if !slices.Contains(hosts, h) {
+					hosts = append(hosts, h)
+				}
+			}
 			ports := []int32{b.Service.Port, b.Service.TargetPort}
 			for _, p := range svc.Spec.Ports {
+				ports = append(ports, p.Port, p.TargetPort.IntVal)
 				if p.NodePort != 0 {
 					ports = append(ports, p.NodePort)
 				}
 			}
+			ports = slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(ports))), func(p int32) bool { return p == 0 })
 			tried := 0
 			for _, h := range hosts {
-				for _, p := range slices.Compact(slices.Sorted(slices.Values(ports))) {
+				for _, p := range ports {
 					addr := net.JoinHostPort(h, fmt.Sprint(p))
 					tried++
 					if err := reachable(addr); err == nil {
-						failf(t, id, "Service "+b.Service.Name, "expected %s to be closed to the host, but it accepted a connection (type %s)", addr, svc.Spec.Type)
+						c.Fail(t, "Service "+b.Service.Name, "expected %s to be closed to the host, but it accepted a connection (type %s)", addr, svc.Spec.Type)
 					}
 				}
 			}
-			measure(t, id, "%d host addresses tried (%v x ports %v): none reached the backend", tried, hosts, ports)
-			// Control: the same method does reach the frontend's NodePort, so
-			// the check above could have failed.
+			c.Measure(t, "%d host addresses tried (%v x ports %v): none reached the backend", tried, hosts, ports)
+			// Control: the same method does reach the frontend's NodePort on
+			// every node address, so the check above could have failed.
 			f := spec.Seed.Frontend
-			ctl := net.JoinHostPort(suite.NodePortHost, fmt.Sprint(f.Service.NodePort))
-			if err := reachable(ctl); err != nil {
-				failf(t, id, "control "+ctl, "expected the frontend NodePort to be reachable from the host (method check): %v", err)
-			} else {
-				measure(t, id, "control: %s reachable", ctl)
+			for _, h := range append([]string{s.NodePortHost}, addrs...) {
+				ctl := net.JoinHostPort(h, fmt.Sprint(f.Service.NodePort))
+				if err := reachable(ctl); err != nil {
+					c.Fail(t, "control "+ctl, "expected the frontend NodePort to be reachable from the host (method check): %v", err)
+				}
 			}
+			c.Measure(t, "control: frontend NodePort %d reachable on %s and every node address", f.Service.NodePort, s.NodePortHost)
 			return ctx
 		}).
 		Feature()
 }
 
+// nodePortConsecutive is how many requests in a row must all answer 200
+// once the NodePort first answers: one lucky answer proves nothing.
+const nodePortConsecutive = 20
+
+// nodePortInterval spaces those requests.
+const nodePortInterval = 50 * time.Millisecond
+
 func nodePortFeature() features.Feature {
 	const id = "L-NODEPORT"
-	return check(id, "http://localhost:30000/api/health answers 200 from the host").
-		Assess("GET from the host through kind's port mapping", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			requireAvailable(ctx, t, id)
+	return check(id, fmt.Sprintf("http://localhost:30000/api/health answers 200 from the host, %d requests in a row", nodePortConsecutive)).
+		Assess("GET from the host through the NodePort", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			c, s := requireAvailable(ctx, t)
 			f := spec.Seed.Frontend
-			url := fmt.Sprintf("http://%s:%d%s", suite.NodePortHost, f.Service.NodePort, spec.HealthPath)
+			url := fmt.Sprintf("http://%s:%d%s", s.NodePortHost, f.Service.NodePort, spec.HealthPath)
 			frontendPods := map[string]bool{}
-			for _, p := range podsOf(ctx, t, id, f) {
+			for _, p := range podsOf(ctx, t, c, f) {
 				frontendPods[p.Name] = true
 			}
-			client := &http.Client{Timeout: dialTimeout}
+			// Wait until the port first answers (kube-proxy programs it
+			// after the Service exists); from then on every request counts.
 			var last string
-			var latency time.Duration
-			var pod string
+			first := time.Now()
 			err := poll.Until(ctx, poll.HostPort, func(ctx context.Context) (bool, error) {
-				start := time.Now()
-				resp, err := client.Get(url)
+				status, _, err := traffic.Get(ctx, url, dialTimeout)
 				if err != nil {
 					last = err.Error()
 					return false, nil
 				}
-				resp.Body.Close()
-				latency, pod = time.Since(start), resp.Header.Get("X-Stub-Pod")
-				last = live.HTTPStatusText(resp.StatusCode)
-				return resp.StatusCode == http.StatusOK, nil
+				last = live.HTTPStatusText(status)
+				return true, nil
 			})
 			if err != nil {
-				failf(t, id, "Service "+f.Service.Name, "GET %s: expected 200, last: %s (%v)", url, last, err)
-				return ctx
+				c.Fatal(t, "Service "+f.Service.Name, "GET %s: the port never answered; last: %s (%v)", url, last, err)
 			}
-			measure(t, id, "GET %s: %s from %s in %s", url, last, pod, latency.Round(100*time.Microsecond))
-			if !frontendPods[pod] {
-				failf(t, id, "Service "+f.Service.Name, "expected a frontend pod to answer, got %q", pod)
+			c.Measure(t, "GET %s first answered after %s (%s)", url, time.Since(first).Round(time.Millisecond), last)
+			// Then a stated number in a row, each on a new connection: every
+			// one must be a 200 from a frontend pod.
+			sum, err := traffic.Consecutive(ctx, url, nodePortConsecutive, nodePortInterval, dialTimeout)
+			c.Measure(t, "%d consecutive GETs: %d sent, %d failed, answered by %v, latency p50 %.1fms max %.1fms", nodePortConsecutive, sum.Sent, sum.Failed, sum.Pods, sum.P50Ms, sum.MaxMs)
+			if err != nil {
+				c.Fail(t, "Service "+f.Service.Name, "GET %s: %v", url, err)
+			}
+			for pod := range sum.Pods {
+				if !frontendPods[pod] {
+					c.Fail(t, "Service "+f.Service.Name, "expected only frontend pods %v to answer, got %q", slices.Sorted(maps.Keys(frontendPods)), pod)
+				}
 			}
 			return ctx
 		}).

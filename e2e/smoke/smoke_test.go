@@ -35,7 +35,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/kindcluster"
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
-	"github.com/puretasks/k8s-conformance/internal/nodeimage"
+	"github.com/puretasks/k8s-conformance/internal/nodeimage/choice"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/stubimage"
 )
@@ -48,17 +48,13 @@ func TestSmoke(t *testing.T) {
 	require.NoError(t, err)
 	build := t.TempDir()
 
-	b, err := nodeimage.NewDefaultBuilder(os.Stderr)
+	node, err := choice.Resolve(ctx, os.Stderr, choice.FromEnv())
 	require.NoError(t, err)
-	src, err := nodeimage.ParseSource(os.Getenv("NODE_IMAGE_SOURCE"))
-	require.NoError(t, err)
-	choice, err := nodeimage.Choose(ctx, os.Getenv("KIND_NODE_IMAGE"), src, b)
-	require.NoError(t, err)
-	t.Logf("node image %s (%s)", choice.Image, choice.Reason)
+	t.Logf("node image %s (%s)", node.Image, node.Reason)
 	stubs, err := stubimage.Build(ctx, root, filepath.Join(build, "images"), os.Stderr)
 	require.NoError(t, err)
 
-	name := fmt.Sprintf("%s%d-smoke", kindcluster.NamePrefix, os.Getpid())
+	name := kindcluster.NameFor(os.Getpid(), "smoke")
 	kubeconfig := filepath.Join(build, "kubeconfig")
 	data := filepath.Join(build, "data")
 	cluster := kindcluster.Adopt(name, kubeconfig)
@@ -89,7 +85,7 @@ func TestSmoke(t *testing.T) {
 
 	start := time.Now()
 	cluster, err = kindcluster.Create(ctx, kindcluster.Options{
-		Name: name, ConfigFile: filepath.Join(root, "fixtures/kind/single-node.yaml"), NodeImage: choice.Image,
+		Name: name, ConfigFile: filepath.Join(root, "fixtures/kind/single-node.yaml"), NodeImage: node.Image,
 		Kubeconfig: kubeconfig, HostDataDir: data,
 	})
 	require.NoError(t, err)

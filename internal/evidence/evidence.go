@@ -114,17 +114,28 @@ func collectNamespace(ctx context.Context, cs kubernetes.Interface, dir, ns stri
 		return err
 	}
 	for _, p := range pods.Items {
+		started := map[string]bool{}
+		for _, st := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			started[st.Name] = st.State.Running != nil || st.State.Terminated != nil || st.RestartCount > 0
+		}
 		for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
 			for _, previous := range []bool{false, true} {
 				raw, err := cs.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: previous}).DoRaw(ctx)
 				if err != nil {
-					continue // no previous instance, or not started
+					// No previous instance, or never started: nothing to read.
+					// A started container whose log cannot be read is a gap.
+					if !previous && started[c.Name] {
+						errs = append(errs, fmt.Errorf("%s/%s container %s log: %w", ns, p.Name, c.Name, err))
+					}
+					continue
 				}
 				suffix := ".log"
 				if previous {
 					suffix = ".previous.log"
 				}
-				_ = os.WriteFile(filepath.Join(logDir, p.Name+"_"+c.Name+suffix), raw, 0o644)
+				if err := os.WriteFile(filepath.Join(logDir, p.Name+"_"+c.Name+suffix), raw, 0o644); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}

@@ -1,18 +1,19 @@
 // Package kindcluster drives kind as a Go library: create a cluster from a
 // fixture config with a dedicated kubeconfig, load image archives into every
-// node, export logs, delete, and find clusters a crashed run left behind.
+// node, export logs, delete, and remove clusters a crashed run left behind
+// (leftovers.go).
 package kindcluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,8 +57,14 @@ type Cluster struct {
 	provider   *cluster.Provider
 }
 
-// NewName returns a fresh, recognisable cluster name.
-func NewName() string { return fmt.Sprintf("%s%06x", NamePrefix, rand.IntN(1<<24)) }
+// NewName returns a fresh cluster name that carries this process's PID
+// (todoconf-<pid>-<hex>), so DeleteLeftovers can tell a live run's cluster
+// from one a crashed run left behind.
+func NewName() string { return NameFor(os.Getpid(), fmt.Sprintf("%04x", rand.IntN(1<<16))) }
+
+// NameFor is the name of a cluster owned by the process pid; suffix tells
+// clusters of one process apart ("smoke", a random hex).
+func NameFor(pid int, suffix string) string { return fmt.Sprintf("%s%d-%s", NamePrefix, pid, suffix) }
 
 func provider() *cluster.Provider {
 	return cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(kindcmd.NewLogger()))
@@ -161,6 +168,15 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	return c, nil
 }
 
+// Exists reports whether a kind cluster of that name exists.
+func Exists(name string) (bool, error) {
+	names, err := provider().List()
+	if err != nil {
+		return false, fmt.Errorf("listing kind clusters: %w", err)
+	}
+	return slices.Contains(names, name), nil
+}
+
 // Adopt returns a handle on an existing kind cluster (for cleanup).
 func Adopt(name, kubeconfig string) *Cluster {
 	return &Cluster{Name: name, Kubeconfig: kubeconfig, provider: provider()}
@@ -212,37 +228,6 @@ func (c *Cluster) Delete() error {
 		err = rmErr
 	}
 	return err
-}
-
-// Leftovers lists kind clusters with this project's name prefix.
-func Leftovers() ([]string, error) {
-	names, err := provider().List()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, n := range names {
-		if strings.HasPrefix(n, NamePrefix) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-// DeleteLeftovers removes clusters a crashed earlier run left behind.
-func DeleteLeftovers(log io.Writer) error {
-	names, err := Leftovers()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, n := range names {
-		fmt.Fprintf(log, "kindcluster: removing cluster %s left by an earlier run\n", n)
-		if err := provider().Delete(n, ""); err != nil {
-			errs = append(errs, fmt.Errorf("deleting leftover cluster %s: %w", n, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // RemoveKindNetworkIfUnused deletes the `kind` docker network kind creates

@@ -62,7 +62,3 @@ func TestPreflightPortsNamesTheTakenPort(t *testing.T) {
 	err = PreflightPorts(cfg)
 	assert.ErrorContains(t, err, "host port 127.0.0.1:"+port+" is already in use")
 }
-
-func TestNewNameCarriesThePrefix(t *testing.T) {
-	assert.True(t, strings.HasPrefix(NewName(), NamePrefix))
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/stubimage"
 )
 
 // PodReady reports the pod's Ready condition.
@@ -90,11 +92,30 @@ var terminalWaiting = map[string]bool{
 	"InvalidImageName": true, "CreateContainerConfigError": true, "CreateContainerError": true,
 }
 
-// TerminalReason returns why a pod can never become ready, if it cannot.
+// TerminalReason returns why a pod can never become ready, if it cannot,
+// naming the pod, its node, the container and its image.
 func TerminalReason(p *corev1.Pod) string {
 	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
 		if w := cs.State.Waiting; w != nil && terminalWaiting[w.Reason] {
-			return fmt.Sprintf("pod %s container %s: %s: %s", p.Name, cs.Name, w.Reason, w.Message)
+			node := p.Spec.NodeName
+			if node == "" {
+				node = "(not scheduled)"
+			}
+			return fmt.Sprintf("pod %s on node %s, container %s, image %s: %s: %s", p.Name, node, cs.Name, cs.Image, w.Reason, w.Message)
+		}
+	}
+	return ""
+}
+
+// imageReasons are the waiting reasons of an image the node does not have.
+var imageReasons = []string{"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"}
+
+// ImageHint is what to do about a TerminalReason that is a missing image
+// ("" for any other reason).
+func ImageHint(reason string) string {
+	for _, r := range imageReasons {
+		if strings.Contains(reason, ": "+r+": ") {
+			return ". " + LoadImagesHint(stubimage.Stubs(), DefaultImagesDir)
 		}
 	}
 	return ""
@@ -121,7 +142,7 @@ func WaitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name strin
 			if err == nil {
 				for _, p := range pods {
 					if r := TerminalReason(&p); r != "" {
-						return false, fmt.Errorf("cannot become available: %s", r)
+						return false, fmt.Errorf("cannot become available: %s%s", r, ImageHint(r))
 					}
 				}
 			}
@@ -209,7 +230,9 @@ type ProbeJob struct {
 	Interval  poll.Interval
 }
 
-// Start creates the Job and waits until its pod runs.
+// Start creates the Job and waits until its pod runs. A pod that can never
+// run (its image missing) ends the wait at once; a Job whose pod did not
+// start is deleted again, so the next run does not trip over it.
 func (j ProbeJob) Start(ctx context.Context, cs kubernetes.Interface) error {
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: j.Name, Namespace: j.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldOwner}},
@@ -233,33 +256,48 @@ func (j ProbeJob) Start(ctx context.Context, cs kubernetes.Interface) error {
 	last := "no pod yet"
 	err := poll.Until(ctx, poll.PodRunning, func(ctx context.Context) (bool, error) {
 		pods, err := cs.CoreV1().Pods(j.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "k8s-conformance/job=" + j.Name})
-		if err != nil || len(pods.Items) == 0 {
+		if err != nil {
+			last = "listing its pod: " + err.Error()
+			return false, nil
+		}
+		if len(pods.Items) == 0 {
+			last = "no pod yet"
 			return false, nil
 		}
 		p := pods.Items[0]
-		last = string(p.Status.Phase)
+		if r := TerminalReason(&p); r != "" {
+			return false, errors.New(r + ImageHint(r))
+		}
+		last = "pod " + string(p.Status.Phase)
 		return p.Status.Phase != corev1.PodPending, nil
 	})
 	if err != nil {
-		return fmt.Errorf("job %s: %w; last seen: %s", j.Name, err, last)
+		return errors.Join(fmt.Errorf("job %s: %w; last seen: %s", j.Name, err, last), j.delete(ctx, cs))
+	}
+	return nil
+}
+
+// delete removes the Job and its pod, even when ctx has ended.
+func (j ProbeJob) delete(ctx context.Context, cs kubernetes.Interface) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err := cs.BatchV1().Jobs(j.Namespace).Delete(cctx, j.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting job %s: %w", j.Name, err)
 	}
 	return nil
 }
 
 // Finish waits for the Job to end, returns its JSON output lines and whether
-// it succeeded, and deletes it.
-func (j ProbeJob) Finish(ctx context.Context, cs kubernetes.Interface) ([]json.RawMessage, bool, error) {
+// it succeeded, and deletes it (a failed delete is part of the error).
+func (j ProbeJob) Finish(ctx context.Context, cs kubernetes.Interface) (lines []json.RawMessage, succeeded bool, err error) {
 	jobs := cs.BatchV1().Jobs(j.Namespace)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = jobs.Delete(cctx, j.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
-	}()
-	var succeeded bool
-	last := ""
-	err := poll.Until(ctx, j.Interval, func(ctx context.Context) (bool, error) {
+	defer func() { err = errors.Join(err, j.delete(ctx, cs)) }()
+	last := "not seen"
+	err = poll.Until(ctx, j.Interval, func(ctx context.Context) (bool, error) {
 		got, err := jobs.Get(ctx, j.Name, metav1.GetOptions{})
 		if err != nil {
+			last = err.Error()
 			return false, nil
 		}
 		last = fmt.Sprintf("active %d, succeeded %d, failed %d", got.Status.Active, got.Status.Succeeded, got.Status.Failed)
@@ -276,14 +314,16 @@ func (j ProbeJob) Finish(ctx context.Context, cs kubernetes.Interface) ([]json.R
 		return nil, false, fmt.Errorf("job %s: %w; last seen: %s", j.Name, err, last)
 	}
 	pods, err := cs.CoreV1().Pods(j.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "k8s-conformance/job=" + j.Name})
-	if err != nil || len(pods.Items) == 0 {
-		return nil, succeeded, fmt.Errorf("job %s: no pod to read: %v", j.Name, err)
+	if err != nil {
+		return nil, succeeded, fmt.Errorf("job %s: listing its pod: %w", j.Name, err)
+	}
+	if len(pods.Items) == 0 {
+		return nil, succeeded, fmt.Errorf("job %s: no pod to read", j.Name)
 	}
 	raw, err := cs.CoreV1().Pods(j.Namespace).GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	if err != nil {
-		return nil, succeeded, err
+		return nil, succeeded, fmt.Errorf("job %s: reading its log: %w", j.Name, err)
 	}
-	var lines []json.RawMessage
 	for _, l := range strings.Split(string(raw), "\n") {
 		if strings.HasPrefix(strings.TrimSpace(l), "{") {
 			lines = append(lines, json.RawMessage(l))

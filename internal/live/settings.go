@@ -11,6 +11,10 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 )
 
+// DefaultImagesDir is where `make images` writes the stub image archives
+// ($IMAGES_DIR overrides it).
+const DefaultImagesDir = "_build/images"
+
 // Settings are read from the environment once per run.
 type Settings struct {
 	ModuleRoot   string
@@ -56,7 +60,7 @@ func FromEnv() (Settings, error) {
 		ModuleRoot:         root,
 		ManifestsDir:       mdir,
 		Artifacts:          abs(get("ARTIFACTS", "_artifacts")),
-		ImagesDir:          abs(get("IMAGES_DIR", "_build/images")),
+		ImagesDir:          abs(get("IMAGES_DIR", DefaultImagesDir)),
 		KindConfig:         abs(get("E2E_KIND_CONFIG", "fixtures/kind/multi-node.yaml")),
 		FakeSecrets:        abs("fixtures/secrets.fake.env"),
 		NodeImage:          os.Getenv("KIND_NODE_IMAGE"),

@@ -10,13 +10,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,9 +24,9 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/kindcluster"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/nodeimage"
+	"github.com/puretasks/k8s-conformance/internal/nodeimage/choice"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/report"
-	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/stubimage"
 )
 
@@ -50,12 +48,23 @@ type Suite struct {
 	mu          sync.Mutex
 	started     time.Time
 	setupErr    error
+	finishErr   error
 	cleanupOnce sync.Once
+	cleanupErr  error
+	reaper      *Reaper
+	cfg         *envconf.Config
+	readyOnce   sync.Once
+	readyErr    error
+	// What the run created on an existing cluster, removed at its end.
+	createdNamespaces, createdPVs []string
+	runCtx                        context.Context
+	stopWatch                     context.CancelCauseFunc
 }
 
-// NewSuite reads the settings; a bad setting is reported by Setup.
-func NewSuite() *Suite {
-	s := &Suite{Report: report.New(), Log: os.Stderr, started: time.Now()}
+// NewSuite reads the settings; a bad setting is reported by Setup. The
+// reaper (nil in unit tests) learns of everything the run creates.
+func NewSuite(reaper *Reaper) *Suite {
+	s := &Suite{Report: report.New(), Log: os.Stderr, started: time.Now(), reaper: reaper}
 	st, err := FromEnv()
 	s.Settings, s.setupErr = st, err
 	return s
@@ -80,33 +89,64 @@ func (s *Suite) phase(name string, budget time.Duration, fn func() error) error 
 	return nil
 }
 
-// Setup is the e2e-framework setup step: everything a check needs before it
-// runs. Bad input fails here within seconds, before any cluster exists.
+// Setup is the e2e-framework setup step. It creates nothing: it reads the
+// settings and the manifests and checks the host, so bad input fails here
+// within seconds. The cluster comes with the first selected check (Ready),
+// so a run that selects nothing (-test.list, a filter matching no check)
+// creates nothing. The context it returns carries the Suite (SuiteFrom) and
+// ends, with ErrClusterGone as its cause, if the cluster vanishes mid-run.
 func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
-	err := s.setup(ctx, cfg)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	s.mu.Lock()
+	s.runCtx, s.stopWatch, s.cfg = runCtx, cancel, cfg
+	s.mu.Unlock()
+	if cfg.DryRunMode() {
+		return WithSuite(runCtx, s), nil
+	}
+	err := s.setupErr
+	if err == nil {
+		err = s.phase("preflight", 0, s.preflight)
+	}
 	if err != nil {
 		s.mu.Lock()
 		s.setupErr = err
 		s.mu.Unlock()
 		s.Report.Note("SETUP FAILED: %v", err)
+		return ctx, err
 	}
-	return ctx, err
+	return WithSuite(runCtx, s), nil
 }
 
-func (s *Suite) setup(ctx context.Context, cfg *envconf.Config) error {
-	if s.setupErr != nil {
-		return s.setupErr
-	}
-	if err := s.phase("preflight", 0, s.preflight); err != nil {
-		return err
-	}
-	if s.ExistingKubeconfig != "" {
-		s.Kubeconfig = s.ExistingKubeconfig
-		s.Report.Note("existing cluster (E2E_KUBECONFIG=%s): not created, not deleted, images not loaded", s.Kubeconfig)
-		if err := s.clients(cfg); err != nil {
-			return err
+// Ready brings the cluster up once, for the first check that needs it; every
+// check calls it and gets the same answer. On success the watchdog starts.
+func (s *Suite) Ready(ctx context.Context) error {
+	s.readyOnce.Do(func() {
+		s.readyErr = s.ready(ctx)
+		if s.readyErr != nil {
+			s.Report.Note("SETUP FAILED: %v", s.readyErr)
+			return
 		}
-		return s.phase("node Ready", 0, func() error { return NodesReady(ctx, s.Clientset, s.countNodes(ctx)) })
+		s.mu.Lock()
+		runCtx, cancel := s.runCtx, s.stopWatch
+		s.mu.Unlock()
+		go Watch(runCtx, WatchdogEvery, WatchdogProbeTimeout, WatchdogStrikes, s.health, func(cause error) {
+			s.logf("%v: ending the run", cause)
+			s.Report.Note("%v", cause)
+			cancel(cause)
+		})
+	})
+	if s.readyErr != nil {
+		return fmt.Errorf("cluster setup failed: %w", s.readyErr)
+	}
+	return nil
+}
+
+func (s *Suite) ready(ctx context.Context) error {
+	if s.ExistingKubeconfig != "" {
+		return s.setupExisting(ctx)
+	}
+	if err := s.removeLeftovers(); err != nil {
+		return err
 	}
 	var archives []string
 	if err := s.phase("stub images", 0, func() (err error) { archives, err = s.stubImages(ctx); return err }); err != nil {
@@ -120,7 +160,7 @@ func (s *Suite) setup(ctx context.Context, cfg *envconf.Config) error {
 	if err := s.phase("cluster create", 0, func() error { return s.createCluster(ctx, image.Image) }); err != nil {
 		return err
 	}
-	if err := s.clients(cfg); err != nil {
+	if err := s.clients(); err != nil {
 		return err
 	}
 	if err := s.phase("node Ready", 0, func() error { return NodesReady(ctx, s.Clientset, s.Nodes) }); err != nil {
@@ -142,14 +182,6 @@ func (s *Suite) setup(ctx context.Context, cfg *envconf.Config) error {
 	})
 }
 
-func (s *Suite) countNodes(ctx context.Context) int {
-	nodes, err := s.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return 1
-	}
-	return len(nodes.Items)
-}
-
 func (s *Suite) preflight() error {
 	sets, err := manifests.Discover(s.ManifestsDir)
 	if err != nil {
@@ -157,6 +189,12 @@ func (s *Suite) preflight() error {
 	}
 	s.Sets = map[manifests.Profile]*manifests.Set{}
 	for _, p := range sets {
+		// The first set of each profile is the one applied (the kustomize
+		// layout comes before a Helm render of the same app).
+		if s.Sets[p.Profile] != nil {
+			s.Report.Note("manifests %s: %s set, %d objects (not applied: %s has one already)", p.Path, p.Profile, len(p.Objects), p.Profile)
+			continue
+		}
 		s.Sets[p.Profile] = p.Set
 		s.Report.Note("manifests %s: %s set, %d objects", p.Path, p.Profile, len(p.Objects))
 	}
@@ -176,40 +214,22 @@ func (s *Suite) preflight() error {
 	if _, err := os.Stat(s.KindConfig); err != nil {
 		return fmt.Errorf("kind config: %w", err)
 	}
-	return s.removeLeftovers()
-}
-
-// ownerPID extracts the PID a cluster name carries (todoconf-<pid>-<hex>).
-func ownerPID(name string) (int, bool) {
-	parts := strings.Split(strings.TrimPrefix(name, kindcluster.NamePrefix), "-")
-	if len(parts) != 2 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(parts[0])
-	return pid, err == nil
-}
-
-// removeLeftovers deletes clusters of earlier runs whose process is gone,
-// and refuses to touch one whose run is still alive.
-func (s *Suite) removeLeftovers() error {
-	names, err := kindcluster.Leftovers()
-	if err != nil {
-		return fmt.Errorf("listing kind clusters: %w", err)
-	}
-	for _, n := range names {
-		if pid, ok := ownerPID(n); ok && pid != os.Getpid() && processAlive(pid) {
-			return fmt.Errorf("kind cluster %s belongs to a live run (pid %d); wait for it or stop it", n, pid)
-		}
-		s.logf("removing cluster %s left by an earlier run", n)
-		if err := kindcluster.Adopt(n, "").Delete(); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
-func processAlive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
+// removeLeftovers deletes clusters of earlier runs whose process is gone
+// (kindcluster.DeleteLeftovers, the one path `make cluster-clean` uses too),
+// and refuses to run beside one whose run is still alive: both want host
+// port 30000.
+func (s *Suite) removeLeftovers() error {
+	live, err := kindcluster.DeleteLeftovers(s.Log)
+	if err != nil {
+		return err
+	}
+	if len(live) > 0 {
+		return fmt.Errorf("kind cluster %s belongs to a live run; wait for it or stop it", live[0])
+	}
+	return nil
 }
 
 func (s *Suite) stubImages(ctx context.Context) ([]string, error) {
@@ -232,19 +252,11 @@ func (s *Suite) stubImages(ctx context.Context) ([]string, error) {
 }
 
 func (s *Suite) nodeImage(ctx context.Context) (nodeimage.Choice, error) {
-	src, err := nodeimage.ParseSource(s.NodeSource)
-	if err != nil {
-		return nodeimage.Choice{}, err
-	}
-	b, err := nodeimage.NewDefaultBuilder(s.Log)
-	if err != nil {
-		return nodeimage.Choice{}, err
-	}
-	return nodeimage.Choose(ctx, s.NodeImage, src, b)
+	return choice.Resolve(ctx, s.Log, choice.Request{Image: s.NodeImage, Source: s.NodeSource})
 }
 
 func (s *Suite) createCluster(ctx context.Context, image string) error {
-	name := fmt.Sprintf("%s%d-%04x", kindcluster.NamePrefix, os.Getpid(), rand.IntN(1<<16))
+	name := kindcluster.NameFor(os.Getpid(), fmt.Sprintf("%04x", rand.IntN(1<<16)))
 	s.Kubeconfig = filepath.Join(s.ModuleRoot, "_build", "kubeconfig-"+name)
 	s.HostDataDir = filepath.Join(s.ModuleRoot, "_build", name+"-data")
 	// The PV's hostPath is /mnt/data/uploads; the stubs run as non-root.
@@ -262,6 +274,7 @@ func (s *Suite) createCluster(ctx context.Context, image string) error {
 	s.mu.Lock()
 	s.Cluster = kindcluster.Adopt(name, s.Kubeconfig) // known before create, so Ctrl-C can remove it
 	s.mu.Unlock()
+	s.reaper.Cluster(name, s.Kubeconfig, s.HostDataDir) // and so can the reaper if the run dies
 	s.Report.Note("cluster %s (%d node(s), config %s), kubeconfig %s", name, s.Nodes, filepath.Base(s.KindConfig), s.Kubeconfig)
 	c, err := kindcluster.Create(ctx, kindcluster.Options{
 		Name: name, ConfigFile: s.KindConfig, NodeImage: image, Kubeconfig: s.Kubeconfig,
@@ -276,8 +289,9 @@ func (s *Suite) createCluster(ctx context.Context, image string) error {
 	return nil
 }
 
-func (s *Suite) clients(cfg *envconf.Config) error {
-	cfg.WithKubeconfigFile(s.Kubeconfig)
+// clients builds the run's clients. envconf's Config is not touched: the
+// cluster comes up while other lanes' tests copy that Config.
+func (s *Suite) clients() error {
 	rc, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
 	if err != nil {
 		return err
@@ -294,53 +308,99 @@ func (s *Suite) clients(cfg *envconf.Config) error {
 func (s *Suite) Failed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.setupErr != nil || len(s.Report.Failed()) > 0
+	return s.setupErr != nil || s.readyErr != nil || len(s.Report.Failed()) > 0
 }
 
-// Finish is the e2e-framework finish step: evidence, teardown, report.
+// ErrNoCheckSelected ends a run whose filters matched no check: a typo in
+// --feature is not a green run.
+var ErrNoCheckSelected = errors.New("no check selected: -run, --feature, --labels and --skip-* matched none of the live checks (IDs in /work/shared/CHECKS.md, e.g. --feature L-DNS or --labels id=L-PVC)")
+
+// Finish is the e2e-framework finish step: evidence, teardown, report. What
+// fails here (teardown, writing the report) is printed and kept for
+// FinishErr, which TestMain turns into a failed exit.
 func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+	var errs []error
 	failed := s.Failed()
-	if failed && s.Cluster != nil && s.Clientset != nil {
+	if failed && s.Cluster != nil && s.Clientset != nil && s.Gone() == nil {
 		dir := filepath.Join(s.Artifacts, "kind-logs")
 		s.logf("a check failed: exporting kind logs to %s", dir)
 		if err := s.Cluster.ExportLogs(dir); err != nil {
-			s.logf("kind export logs: %v", err)
+			errs = append(errs, fmt.Errorf("kind export logs to %s: %w", dir, err))
 		}
 	}
-	keep := s.KeepCluster == "always" || (s.KeepCluster == "on-failure" && failed)
-	if keep && s.Cluster != nil {
-		s.Report.Note("cluster kept (E2E_KEEP_CLUSTER=%s): KUBECONFIG=%s; remove with `make cluster-clean`", s.KeepCluster, s.Kubeconfig)
-	} else {
-		_ = s.phase("teardown", 0, func() error { return s.Cleanup() })
+	if s.stopWatch != nil {
+		s.stopWatch(errors.New("run finished"))
 	}
-	if s.setupErr == nil {
-		s.noteBudget()
+	keep := s.KeepCluster == "always" || (s.KeepCluster == "on-failure" && failed)
+	var teardownErr error
+	switch {
+	case keep && s.Cluster != nil:
+		s.Report.Note("cluster kept (E2E_KEEP_CLUSTER=%s): KUBECONFIG=%s; remove with `make cluster-clean`", s.KeepCluster, s.Kubeconfig)
+	case s.ExistingKubeconfig != "" && s.Clientset != nil:
+		teardownErr = s.phase("teardown", 0, func() error { return s.removeCreated(ctx) })
+	default:
+		teardownErr = s.phase("teardown", 0, s.Cleanup)
+	}
+	if teardownErr != nil {
+		// The reaper is not told "done": it tries again once this process ends.
+		errs = append(errs, teardownErr)
+	} else if err := s.reaper.Done(); err != nil {
+		errs = append(errs, fmt.Errorf("reaper: %w", err))
+	}
+	if s.cfg != nil && s.cfg.DryRunMode() {
+		return ctx, errors.Join(errs...)
+	}
+	if s.setupErr == nil && len(s.Report.Checks()) == 0 {
+		errs = append(errs, ErrNoCheckSelected)
+		err := errors.Join(errs...)
+		s.logf("%v", err)
+		s.mu.Lock()
+		s.finishErr = err
+		s.mu.Unlock()
+		return ctx, err
 	}
 	s.Report.Print(os.Stdout)
-	if err := os.MkdirAll(s.Artifacts, 0o755); err == nil {
-		_ = s.Report.WriteJSON(filepath.Join(s.Artifacts, "report.json"))
+	errs = append(errs, s.writeReport())
+	err := errors.Join(errs...)
+	if err != nil {
+		s.logf("FINISH FAILED: %v", err)
 	}
-	return ctx, nil
+	s.mu.Lock()
+	s.finishErr = err
+	s.mu.Unlock()
+	return ctx, err
 }
 
-// noteBudget holds the run to BudgetFactor times its floor: the phases no
-// run avoids plus the longest probe window of the seed.
-func (s *Suite) noteBudget() {
-	floor, parts := s.Report.Floor(spec.Seed.LongestWindow())
-	total := time.Since(s.started)
-	verdict := "within"
-	if float64(total) > report.BudgetFactor*float64(floor) {
-		verdict = "EXCEEDED"
+// writeReport writes report.json (and report.html) to $ARTIFACTS.
+func (s *Suite) writeReport() error {
+	if err := os.MkdirAll(s.Artifacts, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
-	s.Report.Note("time budget: total %s vs %.1f x floor %s = %s: %s (floor = %s + longest probe window %s)",
-		total.Round(time.Second), report.BudgetFactor, floor.Round(time.Second), time.Duration(report.BudgetFactor*float64(floor)).Round(time.Second),
-		verdict, strings.Join(parts, " + "), spec.Seed.LongestWindow())
+	var errs []error
+	for _, w := range []struct {
+		name  string
+		write func(string) error
+	}{{"report.json", s.Report.WriteJSON}, {"report.html", s.Report.WriteHTML}} {
+		p := filepath.Join(s.Artifacts, w.name)
+		if err := w.write(p); err != nil {
+			errs = append(errs, fmt.Errorf("writing %s: %w", p, err))
+			continue
+		}
+		s.logf("%s written", p)
+	}
+	return errors.Join(errs...)
+}
+
+// FinishErr is what went wrong in Finish (teardown, report), or nil.
+func (s *Suite) FinishErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finishErr
 }
 
 // Cleanup removes everything the run created on the host. Idempotent; safe
 // from a signal handler while Setup is still creating the cluster.
 func (s *Suite) Cleanup() error {
-	var err error
 	s.cleanupOnce.Do(func() {
 		s.mu.Lock()
 		c := s.Cluster
@@ -350,34 +410,49 @@ func (s *Suite) Cleanup() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		var errs []error
-		if e := c.Delete(); e != nil {
-			errs = append(errs, e)
-		}
-		// A create still in flight may start a node after the delete: sweep
-		// by kind's cluster label until nothing is left.
-		errs = append(errs, poll.Until(ctx, poll.DockerStop, func(ctx context.Context) (bool, error) {
-			out, e := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+c.Name).Output()
-			if e != nil {
-				return false, nil
-			}
-			ids := strings.Fields(string(out))
-			if len(ids) == 0 {
-				return true, nil
-			}
-			_ = exec.CommandContext(ctx, "docker", append([]string{"rm", "-f", "-v"}, ids...)...).Run()
-			return false, nil
-		}))
-		errs = append(errs, kindcluster.RemoveKindNetworkIfUnused(ctx))
-		if s.HostDataDir != "" {
-			errs = append(errs, os.RemoveAll(s.HostDataDir))
-		}
-		if e := os.Remove(s.Kubeconfig); e != nil && !errors.Is(e, os.ErrNotExist) {
-			errs = append(errs, e)
-		}
-		err = errors.Join(errs...)
+		s.cleanupErr = DeleteRunCluster(ctx, c.Name, s.Kubeconfig, s.HostDataDir)
 	})
-	return err
+	return s.cleanupErr
+}
+
+// DeleteRunCluster removes a run's kind cluster, its kubeconfig and data dir,
+// and kind's network once unused. The run's Cleanup and the reaper share it.
+func DeleteRunCluster(ctx context.Context, name, kubeconfig, dataDir string) error {
+	var errs []error
+	if e := kindcluster.Adopt(name, kubeconfig).Delete(); e != nil {
+		errs = append(errs, e)
+	}
+	// A create still in flight may start a node after the delete: sweep
+	// by kind's cluster label until nothing is left.
+	var last string
+	if e := poll.Until(ctx, poll.DockerStop, func(ctx context.Context) (bool, error) {
+		out, e := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label="+kindClusterLabel+"="+name).Output()
+		if e != nil {
+			last = e.Error()
+			return false, nil
+		}
+		ids := strings.Fields(string(out))
+		if len(ids) == 0 {
+			return true, nil
+		}
+		last = fmt.Sprintf("%d container(s) left", len(ids))
+		if out, e := exec.CommandContext(ctx, "docker", append([]string{"rm", "-f", "-v"}, ids...)...).CombinedOutput(); e != nil {
+			last = fmt.Sprintf("docker rm: %v: %s", e, out)
+		}
+		return false, nil
+	}); e != nil {
+		errs = append(errs, fmt.Errorf("node containers of %s: %w; last seen: %s", name, e, last))
+	}
+	errs = append(errs, kindcluster.RemoveKindNetworkIfUnused(ctx))
+	if dataDir != "" {
+		errs = append(errs, os.RemoveAll(dataDir))
+	}
+	if kubeconfig != "" {
+		if e := os.Remove(kubeconfig); e != nil && !errors.Is(e, os.ErrNotExist) {
+			errs = append(errs, e)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TrapSignals tears the run down on Ctrl-C or SIGTERM, with a fresh context,
@@ -390,6 +465,8 @@ func (s *Suite) TrapSignals() {
 		s.logf("%s: tearing down before exit", sig)
 		if err := s.Cleanup(); err != nil {
 			s.logf("cleanup: %v", err)
+		} else if err := s.reaper.Done(); err != nil {
+			s.logf("reaper: %v", err)
 		}
 		s.Report.Print(os.Stdout)
 		os.Exit(130)

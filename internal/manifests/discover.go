@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
@@ -27,16 +28,29 @@ type Profiled struct {
 // out as the repository's is.
 const BaseDir = "base"
 
+// ChartDir is the app's own chart inside such a directory.
+var ChartDir = filepath.Join("helm", "todo-app")
+
+// PersistenceValue is the chart value that renders the persistent-uploads
+// variant.
+const PersistenceValue = "persistence.enabled=true"
+
 // Discover finds the sets in a manifests directory (MANIFESTS_DIR):
 //   - a directory with base/ and/or persistent-uploads/ holds those two sets
-//     (base/ is required then);
-//   - any other directory or file is one set, held to the persistent profile
-//     if it contains the PersistentVolumeClaim, to the default one otherwise.
+//     (base/ is required then), and, when it holds the chart helm/todo-app/,
+//     two more: the chart's default render (default profile) and its render
+//     with persistence.enabled=true (persistent profile), both with the
+//     MANIFESTS_* Helm settings;
+//   - a chart directory is one set, rendered with the MANIFESTS_* settings;
+//   - any other directory or file is one set.
+//
+// A single set is held to the persistent profile if it contains the
+// PersistentVolumeClaim, to the default one otherwise.
 func Discover(root string) ([]Profiled, error) {
 	l := newLoader()
-	st, err := os.Stat(root)
+	st, err := statInput(root)
 	if err != nil {
-		return nil, fmt.Errorf("manifests: MANIFESTS_DIR %s: %w", root, err)
+		return nil, fmt.Errorf("%w (MANIFESTS_DIR)", err)
 	}
 	base := filepath.Join(root, BaseDir)
 	variant := filepath.Join(root, spec.Seed.Uploads.VariantDir)
@@ -56,10 +70,37 @@ func Discover(root string) ([]Profiled, error) {
 			}
 			sets = append(sets, Profiled{Set: v, Profile: Persistent})
 		}
+		chart := filepath.Join(root, ChartDir)
+		if isDir(chart) {
+			hs, err := HelmSettingsFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			name := filepath.ToSlash(ChartDir)
+			def, err := l.loadChart(chart, name, hs)
+			if err != nil {
+				return nil, err
+			}
+			hs.Set = append(slices.Clone(hs.Set), PersistenceValue)
+			per, err := l.loadChart(chart, name+" "+PersistenceValue, hs)
+			if err != nil {
+				return nil, err
+			}
+			sets = append(sets, Profiled{Set: def, Profile: Default}, Profiled{Set: per, Profile: Persistent})
+		}
 		return sets, nil
 	}
-	s, err := l.load(root)
-	if err != nil {
+	var s *Set
+	if st.IsDir() && chartIn(root) {
+		hs, err := HelmSettingsFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		s, err = l.loadChart(root, filepath.Base(root), hs)
+		if err != nil {
+			return nil, err
+		}
+	} else if s, err = l.load(root); err != nil {
 		return nil, err
 	}
 	p := Default

@@ -1,34 +1,47 @@
 // Package manifests loads the manifests under test into typed Kubernetes
-// objects: one file or many, multi-document files, nested folders, and the
-// small kustomize subset the repository uses (resources + strategic-merge
-// patches), so that `kubectl apply -k` and the suite see the same objects.
-// Every error names the file, and the line where the parser knows it.
+// objects, reading them exactly as the tools that deploy them do:
+//
+//   - plain files and directories as `kubectl apply -f [-R]` reads them:
+//     multi-document YAML, streams of JSON objects, `kind: List`;
+//   - a directory with a kustomization as `kubectl apply -k` renders it,
+//     through kustomize's own library (sigs.k8s.io/kustomize/api/krusty)
+//     with its default load restrictions (files only in or below the root);
+//   - a directory with a Chart.yaml as `helm template` renders it, through
+//     the Helm SDK (helm.go).
+//
+// Every object is decoded as the API server decodes `kubectl apply` with
+// its default strict field validation: unknown and duplicate fields are
+// errors, and so is an API version the server no longer serves.
+//
+// What is refused, and why (each error names the file, and the line and
+// field path where the parser knows them):
+//   - anything but a regular file (FIFO, device, socket; also through a
+//     symlink): reading one hangs or never ends;
+//   - a file over MaxFileBytes (3 MiB, the API server's request limit);
+//   - a symlink loop, an unreadable file (named, with the cause);
+//   - a remote kustomize resource (URL or git ref): nothing is fetched, no
+//     network is tried; vendor the base into the repository;
+//   - a kustomization file outside its root (kustomize's own restriction);
+//   - a kind other than the todo-app's seven (supported), and an object
+//     defined twice in one set.
 package manifests
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 )
 
 // Object is one decoded object and where it came from.
 type Object struct {
 	client.Object
-	Source string // file:line of the document
+	Source string // file:line of the document (the origin file of a rendered object)
 }
 
 // Key identifies an object within a set.
@@ -48,25 +61,18 @@ func KeyOf(o client.Object) Key {
 	return Key{Kind: o.GetObjectKind().GroupVersionKind().Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
 }
 
-// Set is the objects of one apply unit (a directory, a kustomization, a file).
+// Set is the objects of one apply unit (a directory, a kustomization, a
+// chart, a file).
 type Set struct {
 	Name    string
 	Path    string
 	Objects []Object
+	// Excluded lists what the renderer produced but is left out of the set
+	// under test, each with why: a chart's hook and test templates
+	// (helm.sh/hook), which `helm install` runs around the release rather
+	// than as part of it.
+	Excluded []string
 }
-
-// supported are the kinds a todo-app manifest set may hold.
-var supported = map[schema.GroupVersionKind]bool{
-	{Version: "v1", Kind: "Namespace"}:                 true,
-	{Version: "v1", Kind: "ConfigMap"}:                 true,
-	{Version: "v1", Kind: "Secret"}:                    true,
-	{Version: "v1", Kind: "Service"}:                   true,
-	{Version: "v1", Kind: "PersistentVolume"}:          true,
-	{Version: "v1", Kind: "PersistentVolumeClaim"}:     true,
-	{Group: "apps", Version: "v1", Kind: "Deployment"}: true,
-}
-
-var decoder = serializer.NewCodecFactory(scheme.Scheme).UniversalDeserializer()
 
 // kustomizationNames are the file names kustomize recognises.
 var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
@@ -81,13 +87,17 @@ func kustomizationIn(dir string) string {
 	return ""
 }
 
-// loader decodes each file once; sets that share files (an overlay and its
-// base) get deep copies, since patches change objects.
+// loader decodes each file once; sets that share files get deep copies.
 type loader struct {
 	files map[string][]Object
+	// resourceFiles are the objects of kustomize resource files, decoded
+	// before krusty runs; they give rendered objects a file:line Source.
+	resourceFiles map[string][]Object
 }
 
-func newLoader() *loader { return &loader{files: map[string][]Object{}} }
+func newLoader() *loader {
+	return &loader{files: map[string][]Object{}, resourceFiles: map[string][]Object{}}
+}
 
 func (l *loader) decodeFile(path string) ([]Object, error) {
 	abs, err := filepath.Abs(path)
@@ -96,7 +106,11 @@ func (l *loader) decodeFile(path string) ([]Object, error) {
 	}
 	objs, ok := l.files[abs]
 	if !ok {
-		if objs, err = decodeFile(path); err != nil {
+		raw, err := readFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if objs, err = decodeBytes(path, asKubectlReads(raw), forSet); err != nil {
 			return nil, err
 		}
 		l.files[abs] = objs
@@ -108,26 +122,35 @@ func (l *loader) decodeFile(path string) ([]Object, error) {
 	return out, nil
 }
 
-// Load reads one set from a file or a directory. A directory holding a
-// kustomization is rendered as kustomize would; any other directory
-// contributes every .yaml/.yml/.json file below it.
-func Load(path string) (*Set, error) { return newLoader().load(path) }
+// Load reads one set from a file or a directory: a chart is rendered as
+// `helm template` (settings from HelmSettingsFromEnv), a kustomization as
+// `kubectl apply -k`, any other directory contributes every
+// .yaml/.yml/.json file below it.
+func Load(path string) (*Set, error) {
+	if chartIn(path) {
+		hs, err := HelmSettingsFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		return newLoader().loadChart(path, filepath.Base(path), hs)
+	}
+	return newLoader().load(path)
+}
 
 func (l *loader) load(path string) (*Set, error) {
-	st, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("manifests: %s does not exist", path)
-	}
+	st, err := statInput(path)
 	if err != nil {
-		return nil, fmt.Errorf("manifests: %w", err)
+		return nil, err
 	}
 	set := &Set{Name: filepath.Base(path), Path: path}
 	var objs []Object
 	switch {
 	case !st.IsDir():
 		objs, err = l.decodeFile(path)
+	case chartIn(path):
+		return nil, fmt.Errorf("manifests: %s is a Helm chart; it is rendered with the MANIFESTS_* Helm settings, not read as plain YAML", path)
 	case kustomizationIn(path) != "":
-		objs, err = l.renderKustomization(path, map[string]bool{})
+		objs, err = l.renderKustomization(path)
 	default:
 		objs, err = l.loadTree(path)
 	}
@@ -144,15 +167,61 @@ func (l *loader) load(path string) (*Set, error) {
 	return set, nil
 }
 
+// loadChart renders a chart and decodes what it renders as any manifest.
+func (l *loader) loadChart(dir, name string, hs HelmSettings) (*Set, error) {
+	docs, hooks, err := renderChart(dir, hs)
+	if err != nil {
+		return nil, err
+	}
+	set := &Set{Name: name, Path: dir}
+	for _, h := range hooks {
+		set.Excluded = append(set.Excluded, h+": a Helm hook or test, run around the release, not part of it")
+	}
+	// A template that renders several documents gives each the same name;
+	// they are numbered so that two objects from one template are told
+	// apart (and a duplicate is not mistaken for one file read twice).
+	perTemplate := map[string]int{}
+	for _, d := range docs {
+		perTemplate[d.Source]++
+	}
+	seen := map[string]int{}
+	for _, d := range docs {
+		objs, err := decodeBytes(d.Source, d.YAML, forSet)
+		if err != nil {
+			return nil, fmt.Errorf("%w (rendered by Helm from %s)", err, dir)
+		}
+		seen[d.Source]++
+		if perTemplate[d.Source] > 1 {
+			for i := range objs {
+				objs[i].Source = fmt.Sprintf("%s (document %d)", objs[i].Source, seen[d.Source])
+			}
+		}
+		set.Objects = append(set.Objects, objs...)
+	}
+	if len(set.Objects) == 0 {
+		return nil, fmt.Errorf("manifests: the chart %s renders no Kubernetes objects with these settings", dir)
+	}
+	if err := checkDuplicates(set.Objects); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
 func (l *loader) loadTree(root string) ([]Object, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if errors.Is(err, fs.ErrPermission) {
+				return fmt.Errorf("manifests: %s: permission denied: the suite cannot list it (check the directory's mode and owner)", p)
+			}
+			return fmt.Errorf("manifests: %w", err)
 		}
 		if d.IsDir() {
-			if p != root && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
+			// Hidden directories are read too: kubectl apply -R walks
+			// them (filepath.Walk, no exception), so a Secret in .extra/
+			// would be applied and must be checked.
+			if p != root && chartIn(p) {
+				return fmt.Errorf("manifests: %s is a Helm chart inside a directory of plain manifests; point MANIFESTS_DIR at the chart itself (its templates are not YAML until rendered)", p)
 			}
 			return nil
 		}
@@ -162,7 +231,7 @@ func (l *loader) loadTree(root string) ([]Object, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("manifests: %w", err)
+		return nil, err
 	}
 	var objs []Object
 	for _, f := range files {
@@ -175,176 +244,60 @@ func (l *loader) loadTree(root string) ([]Object, error) {
 	return objs, nil
 }
 
+// isManifestFile is kubectl's choice of files in a directory
+// (cli-runtime's FileExtensions and ignoreFile): the extension compared
+// case-sensitively, so x.YAML is not applied by kubectl and not read here.
 func isManifestFile(p string) bool {
-	switch strings.ToLower(filepath.Ext(p)) {
+	switch filepath.Ext(p) {
 	case ".yaml", ".yml", ".json":
-		return !slicesContains(kustomizationNames, filepath.Base(p))
+		return !slices.Contains(kustomizationNames, filepath.Base(p))
 	}
 	return false
 }
 
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+// clusterScoped are the supported kinds without a namespace.
+var clusterScoped = map[string]bool{"Namespace": true, "PersistentVolume": true}
 
-// document is one YAML document of a file and the line it starts on.
-type document struct {
-	raw  []byte
-	line int
-}
-
-// splitDocuments splits a multi-document YAML file on "---" lines, keeping
-// the file line each document starts on.
-func splitDocuments(path string, raw []byte) ([]document, error) {
-	var docs []document
-	var cur strings.Builder
-	start := 1
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	line := 0
-	for sc.Scan() {
-		line++
-		l := sc.Text()
-		if l == "---" || strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "---\t") {
-			docs = append(docs, document{raw: []byte(cur.String()), line: start})
-			cur.Reset()
-			start = line + 1
-			continue
-		}
-		cur.WriteString(l)
-		cur.WriteByte('\n')
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-	}
-	return append(docs, document{raw: []byte(cur.String()), line: start}), nil
-}
-
-// firstContentLine is the offset of a document's first line that is neither
-// blank nor a comment, so an error points at the object, not its preamble.
-func firstContentLine(doc []byte) int {
-	n := 0
-	for _, l := range strings.Split(string(doc), "\n") {
-		t := strings.TrimSpace(l)
-		if t != "" && !strings.HasPrefix(t, "#") {
-			break
-		}
-		n++
-	}
-	return n
-}
-
-func isEmptyDocument(doc []byte) bool {
-	for _, l := range strings.Split(string(doc), "\n") {
-		t := strings.TrimSpace(l)
-		if t != "" && t != "---" && !strings.HasPrefix(t, "#") {
-			return false
-		}
-	}
-	return true
-}
-
-func decodeFile(path string) ([]Object, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("manifests: %w", err)
-	}
-	docs, err := splitDocuments(path, raw)
-	if err != nil {
-		return nil, fmt.Errorf("manifests: malformed YAML: %w", err)
-	}
-	var objs []Object
-	for _, d := range docs {
-		if isEmptyDocument(d.raw) {
-			continue
-		}
-		o, err := decodeDocument(path, d)
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, o)
-	}
-	return objs, nil
-}
-
-func decodeDocument(path string, d document) (Object, error) {
-	where := fmt.Sprintf("%s:%d", path, d.line+firstContentLine(d.raw))
-	js, err := yaml.YAMLToJSON(d.raw)
-	if err != nil {
-		return Object{}, fmt.Errorf("manifests: %s: malformed YAML: %s", path, fileLine(err.Error(), path, d.line))
-	}
-	var meta struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-	}
-	if err := json.Unmarshal(js, &meta); err != nil {
-		return Object{}, fmt.Errorf("manifests: %s: not a Kubernetes object: %w", where, err)
-	}
-	if meta.Kind == "" || meta.APIVersion == "" {
-		return Object{}, fmt.Errorf("manifests: %s: not a Kubernetes object (apiVersion and kind are required)", where)
-	}
-	gvk := schema.FromAPIVersionAndKind(meta.APIVersion, meta.Kind)
-	if !supported[gvk] {
-		return Object{}, fmt.Errorf("manifests: %s: unsupported kind %s %s (a todo-app set holds %s)", where, meta.APIVersion, meta.Kind, supportedList())
-	}
-	obj, _, err := decoder.Decode(js, nil, nil)
-	if err != nil {
-		return Object{}, fmt.Errorf("manifests: %s: %s %s: %w", where, meta.APIVersion, meta.Kind, err)
-	}
-	co, ok := obj.(client.Object)
-	if !ok {
-		return Object{}, fmt.Errorf("manifests: %s: %s is not an object with metadata", where, meta.Kind)
-	}
-	co.GetObjectKind().SetGroupVersionKind(gvk)
-	if co.GetName() == "" {
-		return Object{}, fmt.Errorf("manifests: %s: %s without metadata.name", where, meta.Kind)
-	}
-	return Object{Object: co, Source: where}, nil
-}
-
-// fileLine turns the parser's "yaml: line N: msg" (N counted within the
-// document) into "file:line: msg".
-func fileLine(msg, path string, docStart int) string {
-	var n int
-	if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
-		if _, err := fmt.Sscanf(rest, "%d", &n); err == nil {
-			if i := strings.Index(rest, ": "); i >= 0 {
-				return fmt.Sprintf("%s:%d: %s", path, docStart+n-1, rest[i+2:])
-			}
-		}
-	}
-	return fmt.Sprintf("%s:%d: %s", path, docStart, msg)
-}
-
-func supportedList() string {
-	var kinds []string
-	for gvk := range supported {
-		kinds = append(kinds, gvk.Kind)
-	}
-	sort.Strings(kinds)
-	return strings.Join(kinds, ", ")
-}
-
+// checkDuplicates refuses an object defined twice. A namespaced object
+// without metadata.namespace is put by kubectl in the namespace of the
+// current context, unknown here: it is the same object as one of its kind
+// and name in any namespace the context may name, so the two are refused
+// too (one would silently overwrite the other, and the checks would see
+// only one of them).
 func checkDuplicates(objs []Object) error {
 	seen := map[Key]string{}
+	type kindName struct{ kind, name string }
+	byName := map[kindName][]Object{}
 	for _, o := range objs {
 		k := KeyOf(o)
 		if first, ok := seen[k]; ok {
+			if first == o.Source {
+				return fmt.Errorf("manifests: %s from %s is in the set twice: the same file is included through two paths", k, first)
+			}
 			return fmt.Errorf("manifests: %s is defined twice: %s and %s", k, first, o.Source)
 		}
 		seen[k] = o.Source
+		if !clusterScoped[k.Kind] {
+			byName[kindName{k.Kind, k.Name}] = append(byName[kindName{k.Kind, k.Name}], o)
+		}
+	}
+	for _, o := range objs {
+		k := KeyOf(o)
+		if clusterScoped[k.Kind] || k.Namespace != "" {
+			continue
+		}
+		for _, other := range byName[kindName{k.Kind, k.Name}] {
+			if other.GetNamespace() != "" {
+				return fmt.Errorf("manifests: %s is defined twice: %s has no metadata.namespace, so kubectl applies it to the current context's namespace, which may be %s, where it is the same object as %s from %s (one overwrites the other); give it a namespace", KeyOf(other), o.Source, other.GetNamespace(), KeyOf(other), other.Source)
+			}
+		}
 	}
 	return nil
 }
 
 // DeepCopy returns a set whose objects can be mutated freely.
 func (s *Set) DeepCopy() *Set {
-	out := &Set{Name: s.Name, Path: s.Path}
+	out := &Set{Name: s.Name, Path: s.Path, Excluded: slices.Clone(s.Excluded)}
 	for _, o := range s.Objects {
 		out.Objects = append(out.Objects, Object{Object: o.DeepCopyObject().(client.Object), Source: o.Source})
 	}

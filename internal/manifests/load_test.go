@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 )
 
 func write(t *testing.T, dir string, files map[string]string) string {
@@ -54,13 +55,13 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 		want  []string
 	}{
 		{"no yaml", map[string]string{"notes.txt": "x"}, []string{"holds no Kubernetes objects"}},
-		{"malformed", map[string]string{"bad.yaml": ns + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n"}, []string{"bad.yaml:9: did not find expected", "malformed YAML"}},
+		{"malformed", map[string]string{"bad.yaml": ns + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n"}, []string{"bad.yaml:9: malformed YAML: did not find expected"}},
 		{"unknown kind", map[string]string{"i.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\n"}, []string{"i.yaml:1", "unsupported kind networking.k8s.io/v1 Ingress"}},
 		{"not an object", map[string]string{"x.yaml": "foo: bar\n"}, []string{"x.yaml:1", "apiVersion and kind are required"}},
 		{"defined twice", map[string]string{"a.yaml": cm, "b.yaml": cm}, []string{"ConfigMap todo-app/a is defined twice", "a.yaml:1", "b.yaml:1"}},
-		{"unsupported kustomization field", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\nnamePrefix: x-\n", "cm.yaml": cm}, []string{"kustomization.yaml", "unsupported kustomization field(s) namePrefix"}},
-		{"kustomization resource missing", map[string]string{"kustomization.yaml": "resources: [gone.yaml]\n"}, []string{"resource \"gone.yaml\""}},
-		{"patch target missing", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\npatches:\n- path: p.yaml\n", "cm.yaml": cm, "p.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n"}, []string{"p.yaml:1", "patch target ConfigMap /other"}},
+		{"unknown kustomization field", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\nnamePrefixx: x-\n", "cm.yaml": cm}, []string{"kustomize build", "namePrefixx"}},
+		{"kustomization resource missing", map[string]string{"kustomization.yaml": "resources: [gone.yaml]\n"}, []string{"kustomization.yaml: resources entry \"gone.yaml\"", "gone.yaml does not exist"}},
+		{"patch target missing", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\npatches:\n- path: p.yaml\n", "cm.yaml": cm, "p.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n"}, []string{"kustomize build", "no resource matches strategic merge patch", "ConfigMap.v1.[noGrp]/other"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,7 +82,7 @@ func TestKustomizationPatchAndBase(t *testing.T) {
 		"base/ns.yaml":               ns,
 		"base/cm.yaml":               cm,
 		"overlay/kustomization.yaml": "resources:\n- ../base\npatches:\n- path: patch.yaml\n",
-		"overlay/patch.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  K: patched\n  NEW: x\n",
+		"overlay/patch.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: todo-app\ndata:\n  K: patched\n  NEW: x\n",
 	})
 	sets, err := Discover(root)
 	require.NoError(t, err)
@@ -90,9 +91,9 @@ func TestKustomizationPatchAndBase(t *testing.T) {
 	require.NoError(t, err)
 	o, ok := s.Find("ConfigMap", "todo-app", "a")
 	require.True(t, ok)
-	assert.Contains(t, o.Source, "patched by")
-	data := o.Object.(interface{ GetName() string })
-	assert.Equal(t, "a", data.GetName())
+	assert.Equal(t, filepath.Join(root, "overlay", "../base/cm.yaml")+":1", o.Source, "a rendered object names its origin file")
+	assert.Equal(t, map[string]string{"K": "patched", "NEW": "x"}, o.Object.(*corev1.ConfigMap).Data)
+	assert.Empty(t, o.GetAnnotations(), "the origin annotation the loader asked for is not left on the object")
 }
 
 func TestDiscoverRepositoryLayout(t *testing.T) {
@@ -100,11 +101,22 @@ func TestDiscoverRepositoryLayout(t *testing.T) {
 	require.NoError(t, err)
 	sets, err := Discover(filepath.Join(root, "manifests"))
 	require.NoError(t, err)
-	require.Len(t, sets, 2)
-	assert.Equal(t, Default, sets[0].Profile)
-	assert.Len(t, sets[0].Objects, 7)
-	assert.Equal(t, Persistent, sets[1].Profile)
-	assert.Len(t, sets[1].Objects, 9)
+	want := []struct {
+		name    string
+		profile Profile
+		objects int
+	}{
+		{"base", Default, 7},
+		{"persistent-uploads", Persistent, 9},
+		{"helm/todo-app", Default, 7},
+		{"helm/todo-app persistence.enabled=true", Persistent, 9},
+	}
+	require.Len(t, sets, len(want), "base/, persistent-uploads/ and the chart's two renders")
+	for i, w := range want {
+		assert.Equal(t, w.name, sets[i].Name)
+		assert.Equal(t, w.profile, sets[i].Profile, w.name)
+		assert.Len(t, sets[i].Objects, w.objects, w.name)
+	}
 }
 
 func TestDiscoverSingleSetProfile(t *testing.T) {

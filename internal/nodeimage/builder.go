@@ -157,15 +157,6 @@ func (b *Builder) stage(ctx context.Context, name string, fn func(context.Contex
 // heartbeat is how often a long stage says it is still alive.
 const heartbeat = 30 * time.Second
 
-// Present reports whether the recipe's image is already in Docker.
-func (b *Builder) Present(ctx context.Context) (bool, error) {
-	ref, err := b.ImageRef()
-	if err != nil {
-		return false, err
-	}
-	return dockerImageExists(ctx, ref), nil
-}
-
 // Build returns the recipe's image, building whatever its caches lack.
 func (b *Builder) Build(ctx context.Context) (string, error) {
 	start := time.Now()

@@ -1,7 +1,8 @@
-// Package poll holds every wait the project performs: one named Interval per
-// condition, with its deadline and polling period, so no check carries a
-// literal duration. Waits check at once, then every period, and stop at the
-// deadline or on a terminal error.
+// Package poll holds the named intervals of the project's waits (deadline
+// and polling period), so the callers that use them carry no literal
+// duration, and Until, the one polling loop. Until checks at once, then every
+// period, and stops at the deadline, on a terminal error, or when its context
+// ends, whose cause (say, "the cluster is gone") the error then carries.
 package poll
 
 import (
@@ -64,8 +65,14 @@ func Within(name string, deadline time.Duration) Interval {
 // returns an error (terminal), ctx ends, or iv.Timeout passes.
 func Until(ctx context.Context, iv Interval, cond func(context.Context) (bool, error)) error {
 	err := wait.PollUntilContextTimeout(ctx, iv.Every, iv.Timeout, true, cond)
-	if err != nil {
-		return fmt.Errorf("%s (deadline %s): %w", iv.Name, iv.Timeout, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			// The run was ended from outside (the cluster watchdog): say why.
+			return fmt.Errorf("%s: stopped: %w", iv.Name, cause)
+		}
+	}
+	return fmt.Errorf("%s (deadline %s): %w", iv.Name, iv.Timeout, err)
 }

@@ -10,16 +10,14 @@ const Namespace = "todo-app"
 
 // App is the whole seed.
 type App struct {
-	Namespace  NamespaceSpec
-	ConfigMap  ConfigMapSpec
-	Secret     SecretSpec
-	Backend    Workload
-	Frontend   Workload
-	Uploads    UploadsSpec
-	Scale      ScaleSpec
-	Decisions  []string
-	CoreCount  int // objects of the default set
-	TotalCount int // with the optional PV and PVC
+	Namespace NamespaceSpec
+	ConfigMap ConfigMapSpec
+	Secret    SecretSpec
+	Backend   Workload
+	Frontend  Workload
+	Uploads   UploadsSpec
+	Scale     ScaleSpec
+	Decisions []string
 }
 
 // NamespaceSpec is section 1 of the seed.
@@ -261,8 +259,6 @@ var Seed = App{
 	Decisions: []string{
 		"ConfigMap: the seed's prose says it feeds both deployments; its frontend YAML and diagram feed it to the backend only. The YAML wins: the frontend gets env only (FD-5).",
 	},
-	CoreCount:  7,
-	TotalCount: 9,
 }
 
 // ProxyURL is the frontend's view of the backend, the value of NEXT_PUBLIC_API_URL.

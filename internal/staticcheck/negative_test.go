@@ -2,6 +2,7 @@ package staticcheck
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/puretasks/k8s-conformance/internal/manifests"
@@ -24,7 +26,12 @@ func repoSets(t testing.TB) map[manifests.Profile]*manifests.Set {
 	require.NoError(t, err)
 	out := map[manifests.Profile]*manifests.Set{}
 	for _, s := range sets {
-		out[s.Profile] = s.Set
+		// The first set of each profile is the kustomize one (base/,
+		// persistent-uploads/); the Helm renders that follow are held equal
+		// to them by the chart's own equality test.
+		if _, ok := out[s.Profile]; !ok {
+			out[s.Profile] = s.Set
+		}
 	}
 	require.Len(t, out, 2, "the repository holds the default set and the persistent-uploads variant")
 	return out
@@ -94,6 +101,22 @@ var negativeCases = []mutation{
 		delete(secret(t, s).Data, "OPENAI_API_KEY")
 		secret(t, s).StringData = map[string]string{"OPENAI_API_KEY": "sk-not-a-placeholder"}
 	}},
+	// SEC-2's credential scan: one row per location, each with a synthetic
+	// provider token (credentials_test.go builds them at test time).
+	{"token in a second Secret", def, []string{"SEC-2"}, placeAt("second Secret, data", "GitHub personal access token")},
+	{"token in a second todo-app-secrets without namespace", per, []string{"SEC-2"}, placeAt("second todo-app-secrets without namespace", "Anthropic API key")},
+	{"token in a Secret of another namespace", def, []string{"SEC-2"}, placeAt("Secret in another namespace", "AWS access key id")},
+	{"token in a Secret's stringData", def, []string{"SEC-2"}, placeAt("Secret stringData", "Stripe live secret key")},
+	{"token in an unstructured Secret", def, []string{"SEC-2"}, placeAt("unstructured Secret (a loader's untyped object)", "Slack bot token")},
+	{"token in the app's ConfigMap", def, []string{"CM-1", "SEC-2"}, placeAt("the app's ConfigMap", "OpenAI project key")},
+	{"token in another ConfigMap's binaryData", per, []string{"SEC-2"}, placeAt("another ConfigMap's binaryData", "generic high-entropy api_key")},
+	{"token in the backend's env", def, []string{"SEC-2", "BD-5"}, placeAt("container env value", "OpenAI project key")},
+	{"token in an initContainer's env", def, []string{"SEC-2"}, placeAt("initContainer env value", "GitHub personal access token")},
+	{"token in an ephemeralContainer's env", def, []string{"SEC-2"}, placeAt("ephemeralContainer env value", "Anthropic API key")},
+	{"token in a StatefulSet's env", def, []string{"SEC-2"}, placeAt("env of another workload kind (StatefulSet)", "Slack bot token")},
+	{"token in an unstructured CronJob's env", def, []string{"SEC-2"}, placeAt("env of an unstructured workload (CronJob)", "AWS access key id")},
+	{"token in an object annotation", def, []string{"SEC-2"}, placeAt("object annotation", "Stripe live secret key")},
+	{"token in a pod template annotation", per, []string{"SEC-2"}, placeAt("pod template annotation", "generic high-entropy api_key")},
 	{"frontend mounts the secret", def, []string{"SEC-3"}, func(t testing.TB, s *manifests.Set) {
 		d := deploy(t, s, "frontend")
 		d.Spec.Template.Spec.Volumes = append(d.Spec.Template.Spec.Volumes, corev1.Volume{
@@ -209,6 +232,23 @@ var negativeCases = []mutation{
 		c := ctr0(t, s, "frontend")
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "cache", MountPath: "/cache"})
 	}},
+	{"Secret over 1 MiB of data", def, []string{"X-2"}, func(t testing.TB, s *manifests.Set) {
+		sec := newSecret("todo-app", "big")
+		sec.Data = map[string][]byte{"a": make([]byte, maxDataBytes/2), "b": make([]byte, maxDataBytes/2)}
+		sec.StringData = map[string]string{"c": "x"} // merged into data: one byte over
+		addObject(s, manifests.Object{Object: sec, Source: "big.yaml:1"})
+	}},
+	{"ConfigMap data + binaryData over 1 MiB", per, []string{"X-2"}, func(t testing.TB, s *manifests.Set) {
+		addObject(s, manifests.Object{Object: &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "todo-app", Name: "big"},
+			Data:       map[string]string{"text": strings.Repeat("a", maxDataBytes/2)},
+			BinaryData: map[string][]byte{"bin": make([]byte, maxDataBytes/2+1)},
+		}, Source: "big.yaml:1"})
+	}},
+	{"annotations over 256 KiB", def, []string{"X-2"}, func(t testing.TB, s *manifests.Set) {
+		svc(t, s, "frontend-service").Annotations = map[string]string{"note": strings.Repeat("a", 256*1024)}
+	}},
 }
 
 func TestNegativeMutations(t *testing.T) {
@@ -262,5 +302,34 @@ func TestSecretValuesNeverAppearInFindings(t *testing.T) {
 		for _, f := range fs {
 			assert.NotContains(t, f.String(), "hunter2")
 		}
+	}
+}
+
+// placedLocations records the credential locations the table covers.
+var placedLocations = map[string]bool{}
+
+// placeAt is a mutation that puts a synthetic token at a credential location.
+func placeAt(locationName, provider string) func(t testing.TB, s *manifests.Set) {
+	placedLocations[locationName] = true
+	return func(t testing.TB, s *manifests.Set) {
+		for _, tok := range syntheticTokens {
+			if tok.provider != provider {
+				continue
+			}
+			for _, loc := range credentialLocations {
+				if loc.name == locationName {
+					loc.place(t, s, tok.key, tok.value)
+					return
+				}
+			}
+		}
+		t.Fatalf("no location %q or token %q", locationName, provider)
+	}
+}
+
+// Every credential location SEC-2 scans has a row in the negative table.
+func TestEveryCredentialLocationHasANegativeCase(t *testing.T) {
+	for _, loc := range credentialLocations {
+		assert.True(t, placedLocations[loc.name], "no negative case puts a token in: %s", loc.name)
 	}
 }

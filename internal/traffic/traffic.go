@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/puretasks/k8s-conformance/stubs/stubserver"
 )
 
 // PodHeader is the stubs' response header naming the answering pod.
-const PodHeader = "X-Stub-Pod"
+const PodHeader = stubserver.HeaderPod
 
 // Options shape a run.
 type Options struct {
@@ -139,6 +141,12 @@ func replaced(first map[string]bool, lastSeen map[string]time.Time, d time.Durat
 	return other
 }
 
+// Get is one GET on a new connection (so it goes through the Service's
+// balancing), bounded by timeout: the status and the answering pod.
+func Get(ctx context.Context, url string, timeout time.Duration) (int, string, error) {
+	return get(ctx, &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}, url)
+}
+
 func get(ctx context.Context, c *http.Client, url string) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -149,7 +157,9 @@ func get(ctx context.Context, c *http.Client, url string) (int, string, error) {
 		return 0, "", err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return resp.StatusCode, resp.Header.Get(PodHeader), fmt.Errorf("reading the answer: %w", err)
+	}
 	return resp.StatusCode, resp.Header.Get(PodHeader), nil
 }
 
@@ -164,4 +174,18 @@ func (s Summary) finish(lat []time.Duration, start time.Time) Summary {
 	s.P99Ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
 	s.MaxMs = ms(lat[len(lat)-1])
 	return s
+}
+
+// Consecutive sends n requests in a row, each on a new connection, and is
+// nil only if all n were sent and every one answered 200: one intermittent
+// failure among them is an error that names it.
+func Consecutive(ctx context.Context, url string, n int, interval, timeout time.Duration) (Summary, error) {
+	s := Run(ctx, Options{URL: url, Interval: interval, Timeout: timeout, Count: n})
+	switch {
+	case s.Sent < n:
+		return s, fmt.Errorf("expected %d requests in a row, only %d were sent before the run ended (%v): %d failed %v", n, s.Sent, ctx.Err(), s.Failed, s.Errors)
+	case s.Failed > 0:
+		return s, fmt.Errorf("expected %d requests in a row to answer 200, %d of them failed: %v", n, s.Failed, s.Errors)
+	}
+	return s, nil
 }

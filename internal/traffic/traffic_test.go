@@ -78,3 +78,34 @@ func TestRunUntilReplacedGivesUpWithoutAnyAnswer(t *testing.T) {
 	assert.Contains(t, s.Errors, "no successful answer within 300ms")
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
+
+// D10: once a port answers, n requests in a row must all succeed; a single
+// failure among them is reported, not retried away.
+func TestConsecutiveFailsOnOneIntermittentFailure(t *testing.T) {
+	var n atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(PodHeader, "frontend-1")
+		if n.Add(1) == 13 {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer ts.Close()
+	s, err := Consecutive(context.Background(), ts.URL, 20, time.Millisecond, time.Second)
+	assert.ErrorContains(t, err, "expected 20 requests in a row to answer 200, 1 of them failed")
+	assert.ErrorContains(t, err, "HTTP 502 from frontend-1")
+	assert.Equal(t, 20, s.Sent)
+
+	_, err = Consecutive(context.Background(), ts.URL, 20, time.Millisecond, time.Second)
+	assert.NoError(t, err, "20 clean answers in a row pass")
+}
+
+// A run cut short has not shown n successes: an error, not a pass.
+func TestConsecutiveCutShortIsAnError(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err := Consecutive(ctx, ts.URL, 1000, 10*time.Millisecond, time.Second)
+	assert.ErrorContains(t, err, "only")
+	assert.ErrorContains(t, err, "were sent before the run ended")
+}

@@ -1,0 +1,397 @@
+// Command soak measures the live tier's flake rate and leaks: RUNS full live
+// runs back to back (each `go test ./e2e -tags e2e -count=1 -v`, from one
+// compiled test binary), then the pass rate and, per phase, check and probe
+// measurement of each run's report.json, min/median/max.
+//
+//	go run ./cmd/soak -runs 20                     # RUNS=20 make soak
+//	go run ./cmd/soak -runs 10 -interrupt -seed 42 # INTERRUPT=1 SEED=42 RUNS=10 make soak
+//	go run ./cmd/soak -interrupt -at 87.2s -signal TERM   # replay one moment
+//	go run ./cmd/soak -summarise '_artifacts/run-*'      # spreads of runs made elsewhere
+//
+// Interruption mode sends SIGINT or SIGTERM to each run's process group at a
+// moment drawn from the seed (printed, so it can be replayed), waits for the
+// run to exit, and then asserts that it left nothing behind: no kind node
+// container, no `kind` Docker network that was not there before, no
+// kubeconfig or data directory under _build, and (with E2E_KUBECONFIG) none
+// of the suite's namespaces, Jobs or PVs. One uninterrupted run follows,
+// which must start cleanly and pass.
+//
+// Each run's output.log, report.json and (on failure) evidence stay in
+// $ARTIFACTS/soak/run-NN; soak.json holds the summary.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/puretasks/k8s-conformance/internal/manifests"
+	"github.com/puretasks/k8s-conformance/internal/selftest"
+)
+
+type options struct {
+	runs             int
+	interrupt        bool
+	seed             uint64
+	earliest, latest time.Duration
+	at               time.Duration
+	signal           string
+	final            bool
+	timeout          time.Duration
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.runs, "runs", envInt("RUNS", 1), "number of runs (RUNS)")
+	flag.BoolVar(&o.interrupt, "interrupt", os.Getenv("INTERRUPT") == "1", "interrupt each run at a seeded moment (INTERRUPT=1)")
+	flag.Uint64Var(&o.seed, "seed", uint64(envInt("SEED", int(time.Now().UnixNano()%1_000_000))), "seed of the interruption schedule (SEED)")
+	flag.DurationVar(&o.earliest, "earliest", 2*time.Second, "earliest interruption moment after a run starts")
+	flag.DurationVar(&o.latest, "latest", 200*time.Second, "latest interruption moment (a full run takes about 3.5 min)")
+	flag.DurationVar(&o.at, "at", 0, "replay: interrupt one run at exactly this moment")
+	flag.StringVar(&o.signal, "signal", "INT", "replay: the signal for -at (INT or TERM)")
+	flag.BoolVar(&o.final, "final-run", true, "after interrupted runs, one full run that must start cleanly and pass")
+	flag.DurationVar(&o.timeout, "timeout", 45*time.Minute, "bound on one run (go test -timeout)")
+	summarise := flag.String("summarise", "", "run nothing: print the spread of existing runs' report.json (comma-separated ARTIFACTS dirs or globs)")
+	flag.Parse()
+	if *summarise != "" {
+		if err := summariseDirs(*summarise); err != nil {
+			fmt.Fprintln(os.Stderr, "soak:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ok, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(1)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+// summariseDirs prints the soak statistics of runs made elsewhere (make
+// conformance, CI): a run passed when every check in its report passed or
+// was skipped and its setup did not fail.
+func summariseDirs(list string) error {
+	var runs []selftest.RunOutcome
+	for _, pat := range strings.Split(list, ",") {
+		dirs, err := filepath.Glob(strings.TrimSpace(pat))
+		if err != nil {
+			return err
+		}
+		for _, d := range dirs {
+			if st, err := os.Stat(d); err != nil || !st.IsDir() {
+				continue
+			}
+			rep, err := selftest.ReadRunReport(d)
+			if err != nil {
+				return err
+			}
+			out := selftest.RunOutcome{Run: len(runs) + 1, Artifacts: d, Report: rep, Wall: rep.Total, Passed: !rep.SetupFailed() && len(rep.Checks) > 0}
+			for _, c := range rep.Checks {
+				if c.Verdict == "FAIL" || c.Verdict == "" {
+					out.Failed = append(out.Failed, c.ID)
+					out.Passed = false
+				}
+			}
+			runs = append(runs, out)
+		}
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("no report.json under %s", list)
+	}
+	selftest.Summarise(runs).Print(os.Stdout)
+	return nil
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, o options) (bool, error) {
+	root, err := manifests.ModuleRoot()
+	if err != nil {
+		return false, err
+	}
+	artifacts := os.Getenv("ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(root, "_artifacts")
+	}
+	artifacts = filepath.Join(artifacts, "soak")
+	var schedule []selftest.Interruption
+	if o.at > 0 {
+		sig, err := selftest.ParseSignal(o.signal)
+		if err != nil {
+			return false, err
+		}
+		o.interrupt, o.runs = true, 1
+		schedule = []selftest.Interruption{{Run: 1, At: o.at, Signal: sig}}
+	} else if o.interrupt {
+		if schedule, err = selftest.Schedule(o.seed, o.runs, o.earliest, o.latest); err != nil {
+			return false, err
+		}
+		fmt.Printf("soak: interruption schedule, seed %d (replay all: INTERRUPT=1 SEED=%d RUNS=%d make soak):\n", o.seed, o.seed, o.runs)
+		for _, s := range schedule {
+			fmt.Printf("  %s   (replay: go run ./cmd/soak -at %s -signal %s)\n", s, s.At, selftest.SignalName(s.Signal))
+		}
+	}
+	bin := filepath.Join(root, "_build", "soak", "e2e.test")
+	build := exec.CommandContext(ctx, "go", "test", "-c", "-tags", "e2e", "-o", bin, "./e2e")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return false, fmt.Errorf("building the e2e test binary: %w", err)
+	}
+	lister := selftest.HostLister{}
+	if kc := os.Getenv("E2E_KUBECONFIG"); kc != "" {
+		rc, err := clientcmd.BuildConfigFromFlags("", kc)
+		if err != nil {
+			return false, err
+		}
+		if lister.Client, err = kubernetes.NewForConfig(rc); err != nil {
+			return false, err
+		}
+	}
+	before, err := selftest.Observe(ctx, lister, root)
+	if err != nil {
+		return false, err
+	}
+	r := runner{bin: bin, dir: filepath.Join(root, "e2e"), root: root, timeout: o.timeout, grace: selftest.RunExit.Timeout, lister: lister, before: before}
+	var full, interrupted []selftest.RunOutcome
+	total := o.runs
+	if o.interrupt && o.final {
+		total++
+	}
+	for i := 1; i <= total && ctx.Err() == nil; i++ {
+		var in *selftest.Interruption
+		if o.interrupt && i <= len(schedule) {
+			in = &schedule[i-1]
+		}
+		out := r.one(ctx, i, filepath.Join(artifacts, fmt.Sprintf("run-%02d", i)), in)
+		if in != nil {
+			interrupted = append(interrupted, out)
+		} else {
+			full = append(full, out)
+		}
+	}
+	sum := selftest.Summarise(full)
+	ok := ctx.Err() == nil && sum.Passed == sum.Runs
+	for _, x := range append(append([]selftest.RunOutcome(nil), interrupted...), full...) {
+		if len(x.StartTraces) > 0 {
+			ok = false
+			fmt.Printf("soak: run %02d did NOT start cleanly: %v\n", x.Run, x.StartTraces)
+		}
+	}
+	if len(full) > 0 {
+		sum.Print(os.Stdout)
+	}
+	if len(interrupted) > 0 {
+		fmt.Printf("\n=== interrupted runs (seed %d) ===\n", o.seed)
+		for _, x := range interrupted {
+			in := x.Interrupt
+			verdict := "clean"
+			if !in.Clean() {
+				verdict, ok = "LEFT TRACES", false
+			}
+			if in.Killed {
+				verdict += ", KILLED (no exit within " + selftest.RunExit.Timeout.String() + ")"
+			}
+			if in.EndedFirst {
+				verdict += ", but the run had ended before its moment: not interrupted"
+			}
+			fmt.Printf("%s: exit %d after %s: %s %v\n    last line before the signal: %s\n", in.Interruption, in.ExitCode, in.ExitAfter.Round(100*time.Millisecond), verdict, in.Leftovers, in.LastLine)
+		}
+	}
+	raw, err := json.MarshalIndent(struct {
+		Seed        uint64                `json:"seed,omitempty"`
+		Summary     selftest.SoakSummary  `json:"summary"`
+		Interrupted []selftest.RunOutcome `json:"interrupted,omitempty"`
+	}{o.seed, sum, interrupted}, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(filepath.Join(artifacts, "soak.json"), raw, 0o644); err != nil {
+		return false, err
+	}
+	fmt.Printf("soak: results in %s\n", artifacts)
+	return ok, nil
+}
+
+type runner struct {
+	bin, dir, root string
+	timeout        time.Duration
+	grace          time.Duration // to exit after a signal
+	lister         selftest.Lister
+	before         selftest.Traces
+}
+
+// one runs the live tier once, in its own process group (as a terminal's
+// Ctrl-C reaches a whole `go test` process group), and interrupts it if told.
+func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interruption) selftest.RunOutcome {
+	out := selftest.RunOutcome{Run: n, Artifacts: art, ExitCode: -1}
+	fail := func(err error) selftest.RunOutcome {
+		out.Err = err.Error()
+		fmt.Printf("soak: run %02d: %v\n", n, err)
+		return out
+	}
+	if err := os.MkdirAll(art, 0o755); err != nil {
+		return fail(err)
+	}
+	pre, err := selftest.Observe(ctx, r.lister, r.root)
+	if err != nil {
+		return fail(err)
+	}
+	if out.StartTraces = pre.Since(r.before); len(out.StartTraces) > 0 {
+		fmt.Printf("soak: run %02d does not start cleanly: traces of earlier runs: %v\n", n, out.StartTraces)
+	}
+	logf, err := os.Create(filepath.Join(art, "output.log"))
+	if err != nil {
+		return fail(err)
+	}
+	defer logf.Close()
+	last := &lastLine{}
+	cmd := exec.Command(r.bin, "-test.v", "-test.count=1", "-test.timeout="+r.timeout.String())
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(), "ARTIFACTS="+art)
+	cmd.Stdout = io.MultiWriter(logf, last)
+	cmd.Stderr = cmd.Stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fail(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	group := -cmd.Process.Pid
+	var at <-chan time.Time
+	if in != nil {
+		at = time.After(in.At)
+		out.Interrupt = &selftest.InterruptOutcome{Interruption: *in}
+	}
+	var waitErr error
+	var signalled time.Time
+	for waiting := true; waiting; {
+		select {
+		case waitErr = <-done:
+			waiting = false
+		case <-at:
+			at = nil
+			signalled = time.Now()
+			out.Interrupt.LastLine = last.get()
+			fmt.Printf("soak: run %02d: sending SIG%s at %s (last line: %s)\n", n, selftest.SignalName(in.Signal), time.Since(start).Round(100*time.Millisecond), out.Interrupt.LastLine)
+			_ = syscall.Kill(group, in.Signal)
+			waitErr = r.waitExit(done, group, out.Interrupt)
+			waiting = false
+		case <-ctx.Done():
+			fmt.Printf("soak: interrupted: stopping run %02d\n", n)
+			_ = syscall.Kill(group, syscall.SIGINT)
+			waitErr = r.waitExit(done, group, &selftest.InterruptOutcome{})
+			waiting = false
+		}
+	}
+	out.Wall = time.Since(start)
+	var exit *exec.ExitError
+	switch {
+	case waitErr == nil:
+		out.ExitCode = 0
+	case errors.As(waitErr, &exit):
+		out.ExitCode = exit.ExitCode()
+	default:
+		out.Err = waitErr.Error()
+	}
+	if rep, err := selftest.ReadRunReport(art); err == nil {
+		out.Report = rep
+		for _, c := range rep.Checks {
+			if c.Verdict == "FAIL" {
+				out.Failed = append(out.Failed, c.ID)
+			}
+		}
+	} else if in == nil {
+		out.Err = strings.TrimPrefix(out.Err+"; no report.json: "+err.Error(), "; ")
+	}
+	out.Passed = out.ExitCode == 0 && out.Report != nil && in == nil
+	if in != nil {
+		out.Interrupt.ExitCode = out.ExitCode
+		if signalled.IsZero() {
+			out.Interrupt.EndedFirst = true
+		} else {
+			out.Interrupt.ExitAfter = time.Since(signalled)
+		}
+		post, err := selftest.Observe(context.WithoutCancel(ctx), r.lister, r.root)
+		if err != nil {
+			out.Interrupt.Leftovers = selftest.Traces{"(could not list: " + err.Error() + ")"}
+		} else {
+			out.Interrupt.Leftovers = post.Since(pre)
+		}
+	}
+	verdict := "PASS"
+	switch {
+	case in != nil && out.Interrupt.Clean():
+		verdict = "interrupted, clean"
+	case in != nil:
+		verdict = fmt.Sprintf("interrupted, LEFT %v", out.Interrupt.Leftovers)
+	case !out.Passed:
+		verdict = fmt.Sprintf("FAIL %v %s", out.Failed, out.Err)
+	}
+	fmt.Printf("soak: run %02d: %s in %s (exit %d), %s\n", n, verdict, out.Wall.Round(time.Second), out.ExitCode, art)
+	return out
+}
+
+// waitExit gives a signalled run its grace to tear down, then kills its group.
+func (r runner) waitExit(done <-chan error, group int, o *selftest.InterruptOutcome) error {
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(r.grace):
+		o.Killed = true
+		_ = syscall.Kill(group, syscall.SIGKILL)
+		return <-done
+	}
+}
+
+// lastLine remembers the last complete line written to it.
+type lastLine struct {
+	mu      sync.Mutex
+	partial []byte
+	line    string
+}
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	if i := strings.LastIndexByte(string(l.partial), '\n'); i >= 0 {
+		lines := strings.Split(strings.TrimRight(string(l.partial[:i]), "\n"), "\n")
+		if s := strings.TrimSpace(lines[len(lines)-1]); s != "" {
+			l.line = s
+		}
+		l.partial = append([]byte(nil), l.partial[i+1:]...)
+	}
+	return len(p), nil
+}
+
+func (l *lastLine) get() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.line
+}

@@ -1,0 +1,443 @@
+package manifests
+
+// A directory with a Chart.yaml is rendered as `helm template` renders it,
+// with the Helm SDK (helm.sh/helm/v3): the same chart loader, values
+// coalescing, schema validation, template engine and manifest sorter that
+// `helm template` runs (pkg/action.Install with DryRun and ClientOnly). We
+// call those packages in the order action.Install does rather than
+// pkg/action itself: pkg/action and pkg/cli/values import the Kubernetes
+// client, OCI registry and SQL storage stacks (kubectl, cli-runtime, oras,
+// lib/pq, ...), which `helm template` never uses offline and which this
+// module does not carry.
+//
+// Nothing here touches the network: dependencies come only from the chart's
+// own charts/ directory, values files only from local paths, and the
+// engine's `lookup` has no cluster to ask, exactly as in `helm template`.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+
+	"helm.sh/helm/v3/pkg/chart"
+	chartloader "helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v3/pkg/strvals"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+)
+
+// Environment variables that set how a chart is rendered.
+const (
+	EnvRelease     = "MANIFESTS_RELEASE"      // release name (default todo-app), as helm template NAME
+	EnvNamespace   = "MANIFESTS_NAMESPACE"    // release namespace (default todo-app), as --namespace
+	EnvValues      = "MANIFESTS_VALUES"       // comma-separated values files, as -f a.yaml -f b.yaml
+	EnvSet         = "MANIFESTS_SET"          // key=value overrides, as one --set argument (a=1,b=2)
+	EnvKubeVersion = "MANIFESTS_KUBE_VERSION" // Capabilities.KubeVersion, as --kube-version
+)
+
+// Defaults of the settings: the app's own release and namespace.
+const (
+	DefaultRelease   = "todo-app"
+	DefaultNamespace = "todo-app"
+)
+
+// HelmSettings are the `helm template` settings a chart is rendered with.
+// The zero value renders with the defaults above.
+type HelmSettings struct {
+	Release     string
+	Namespace   string
+	ValuesFiles []string // -f, in order: later files win
+	Set         []string // --set arguments, in order, applied after the values files
+	KubeVersion string   // --kube-version; empty: the version `helm template` v3 defaults to
+}
+
+// HelmSettingsFromEnv reads the MANIFESTS_* variables above. Relative values
+// files are taken from the repository root, as MANIFESTS_DIR is. Malformed
+// settings are errors naming the variable; a value given to --set is never
+// echoed, since it may be a credential.
+func HelmSettingsFromEnv() (HelmSettings, error) {
+	s := HelmSettings{
+		Release:     strings.TrimSpace(os.Getenv(EnvRelease)),
+		Namespace:   strings.TrimSpace(os.Getenv(EnvNamespace)),
+		KubeVersion: strings.TrimSpace(os.Getenv(EnvKubeVersion)),
+	}
+	if set := os.Getenv(EnvSet); strings.TrimSpace(set) != "" {
+		// One --set argument: helm's own parser splits it on commas and
+		// honours its escapes (\,) and list syntax ({a,b}).
+		s.Set = []string{set}
+	}
+	if raw := os.Getenv(EnvValues); strings.TrimSpace(raw) != "" {
+		root, err := ModuleRoot()
+		if err != nil {
+			return HelmSettings{}, fmt.Errorf("manifests: %s: %w", EnvValues, err)
+		}
+		for i, f := range strings.Split(raw, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				return HelmSettings{}, fmt.Errorf("manifests: %s=%q: entry %d is empty (want comma-separated values files, e.g. a.yaml,b.yaml)", EnvValues, raw, i+1)
+			}
+			if !isRemote(f) && f != "-" && !filepath.IsAbs(f) {
+				f = filepath.Join(root, f)
+			}
+			s.ValuesFiles = append(s.ValuesFiles, f)
+		}
+	}
+	s = s.withDefaults()
+	if err := s.validate(); err != nil {
+		return HelmSettings{}, err
+	}
+	return s, nil
+}
+
+func (s HelmSettings) withDefaults() HelmSettings {
+	if s.Release == "" {
+		s.Release = DefaultRelease
+	}
+	if s.Namespace == "" {
+		s.Namespace = DefaultNamespace
+	}
+	return s
+}
+
+// validate refuses what helm would refuse later with a vaguer message, and
+// what helm would try to fetch (a values file given as a URL, or stdin).
+func (s HelmSettings) validate() error {
+	if err := chartutil.ValidateReleaseName(s.Release); err != nil {
+		return fmt.Errorf("manifests: release name (%s) %q: %v", EnvRelease, s.Release, err)
+	}
+	if errs := validation.IsDNS1123Label(s.Namespace); len(errs) > 0 {
+		return fmt.Errorf("manifests: namespace (%s) %q is not a valid namespace name: %s", EnvNamespace, s.Namespace, strings.Join(errs, "; "))
+	}
+	for _, f := range s.ValuesFiles {
+		switch {
+		case f == "-":
+			return fmt.Errorf("manifests: values file (%s) \"-\": values are not read from stdin; name a file", EnvValues)
+		case isRemote(f):
+			return fmt.Errorf("manifests: values file (%s) %s is a URL: values files are read only from local paths, nothing is downloaded", EnvValues, f)
+		}
+	}
+	for _, set := range s.Set {
+		if _, err := strvals.Parse(set); err != nil {
+			return fmt.Errorf("manifests: --set overrides (%s) are malformed: %v (want key=value[,key=value], as helm --set)", EnvSet, err)
+		}
+	}
+	if s.KubeVersion != "" {
+		if _, err := chartutil.ParseKubeVersion(s.KubeVersion); err != nil {
+			return fmt.Errorf("manifests: Kubernetes version (%s) %q: %v", EnvKubeVersion, s.KubeVersion, err)
+		}
+	}
+	return nil
+}
+
+// isRemote reports whether a values file is named by URL (https://, oci://,
+// file://...). A Windows drive letter is not a scheme.
+func isRemote(f string) bool {
+	u, err := url.Parse(f)
+	return err == nil && len(u.Scheme) > 1
+}
+
+// RenderedDoc is one document a renderer produced, and where it came from
+// (a chart's template path, or a kustomize resource's origin).
+type RenderedDoc struct {
+	Source string
+	YAML   []byte
+}
+
+// chartIn reports whether dir holds a Helm chart.
+func chartIn(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
+	return err == nil && st.Mode().IsRegular()
+}
+
+// renderChart renders the chart in dir as `helm template` would. hooks names
+// the hook and test templates (helm.sh/hook) left out of the set under test,
+// as "path (hook kinds)". CRDs in crds/ are part of docs (helm install
+// installs them; helm template prints them with --include-crds).
+func renderChart(dir string, s HelmSettings) (docs []RenderedDoc, hooks []string, err error) {
+	s = s.withDefaults()
+	if err := s.validate(); err != nil {
+		return nil, nil, err
+	}
+	fail := func(format string, a ...any) ([]RenderedDoc, []string, error) {
+		return nil, nil, fmt.Errorf("manifests: chart %s: "+format, append([]any{dir}, a...)...)
+	}
+
+	vals, err := mergeValues(s)
+	if err != nil {
+		return fail("%v", err)
+	}
+	// The chart loader refuses irregular files and files over
+	// MaxDecompressedFileSize (5 MiB) itself.
+	chrt, err := chartloader.Load(dir)
+	if err != nil {
+		return fail("cannot load the chart: %v", err)
+	}
+	if t := chrt.Metadata.Type; t != "" && t != "application" {
+		return fail("%s charts are not installable (helm template refuses them too)", t)
+	}
+	if missing := missingDependencies(chrt); len(missing) > 0 {
+		return fail("dependencies listed in Chart.yaml but missing from charts/: %s. Dependencies are never downloaded: vendor them into %s (helm dependency build, then keep charts/)",
+			strings.Join(missing, ", "), filepath.Join(dir, "charts")+string(filepath.Separator))
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
+		return fail("dependencies: %v", err)
+	}
+
+	caps := chartutil.DefaultCapabilities.Copy()
+	caps.KubeVersion = defaultKubeVersion
+	if s.KubeVersion != "" {
+		kv, err := chartutil.ParseKubeVersion(s.KubeVersion)
+		if err != nil {
+			return fail("%v", err) // validate checked it already
+		}
+		caps.KubeVersion = *kv
+	}
+	if c := chrt.Metadata.KubeVersion; c != "" && !chartutil.IsCompatibleRange(c, caps.KubeVersion.String()) {
+		return fail("chart requires kubeVersion %s, which is incompatible with Kubernetes %s (set %s)", c, caps.KubeVersion.String(), EnvKubeVersion)
+	}
+	if err := schemasAreLocal(chrt); err != nil {
+		return fail("%v", err)
+	}
+	options := chartutil.ReleaseOptions{Name: s.Release, Namespace: s.Namespace, Revision: 1, IsInstall: true}
+	renderVals, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, options, caps, false)
+	if err != nil {
+		return fail("values: %s", redactSchemaValues(strings.TrimSpace(err.Error())))
+	}
+
+	// The zero Engine is the one `helm template` uses without --validate: no
+	// cluster, so `lookup` returns nothing.
+	var e engine.Engine
+	files, err := e.Render(chrt, renderVals)
+	if err != nil {
+		// Helm's message starts with the template path and line
+		// ("template: todo-app/templates/x.yaml:3:5: ...").
+		return fail("render: %v", err)
+	}
+	for name := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			delete(files, name)
+		}
+	}
+	hs, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		// "YAML parse error on todo-app/templates/x.yaml: ..."
+		return fail("rendered output: %v", err)
+	}
+
+	for _, crd := range chrt.CRDObjects() {
+		docs = append(docs, splitDocs(crd.Filename, string(crd.File.Data))...)
+	}
+	for _, m := range manifests {
+		docs = append(docs, RenderedDoc{Source: m.Name, YAML: []byte(m.Content)})
+	}
+	for _, h := range hs {
+		hooks = append(hooks, fmt.Sprintf("%s (%s)", h.Path, hookEvents(h)))
+	}
+	return docs, hooks, nil
+}
+
+// schemaValue is a value the schema validator quotes at the start of its
+// message ("at '/backend/healthPath': 'VALUE' does not match pattern '^/'",
+// "'VALUE' is not valid 'email'"): a value given with -f or --set, which may
+// be a credential and is never echoed.
+var schemaValue = regexp.MustCompile(`(at '(?:[^'\\]|\\.)*': )'(?:[^'\\]|\\.)*'`)
+
+func redactSchemaValues(msg string) string {
+	return schemaValue.ReplaceAllString(msg, "${1}the value (not shown)")
+}
+
+// schemasAreLocal refuses a values.schema.json (of the chart or a vendored
+// dependency) that Helm's validator would complete over the network: its
+// loader fetches http(s) references and unknown $schema meta-schemas. Only
+// in-document references (#/...) and the JSON Schema drafts the validator
+// has built in are accepted; anything else must be inlined into the chart.
+func schemasAreLocal(c *chart.Chart) error {
+	if len(c.Schema) > 0 {
+		var doc any
+		// A schema that is not JSON is left to Helm, which names it.
+		if json.Unmarshal(c.Schema, &doc) == nil {
+			if ref := remoteReference(doc); ref != "" {
+				return fmt.Errorf("%s/values.schema.json refers to %s: schemas are never fetched; inline it (only #/... references are read)", c.ChartFullPath(), ref)
+			}
+		}
+	}
+	for _, d := range c.Dependencies() {
+		if err := schemasAreLocal(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// builtinDrafts are the meta-schemas Helm's validator (santhosh-tekuri/
+// jsonschema v6) knows without loading them.
+var builtinDrafts = regexp.MustCompile(`^https?://json-schema\.org/(schema|draft/2020-12/schema|draft/2019-09/schema|draft-07/schema|draft-06/schema|draft-04/schema)#?$`)
+
+func remoteReference(node any) string {
+	switch n := node.(type) {
+	case map[string]any:
+		for k, v := range n {
+			if s, ok := v.(string); ok {
+				switch k {
+				case "$schema":
+					if !builtinDrafts.MatchString(s) {
+						return s
+					}
+				case "$ref", "$dynamicRef", "$recursiveRef":
+					if !strings.HasPrefix(s, "#") && !strings.HasPrefix(s, "urn:") {
+						return s
+					}
+				}
+			}
+			if r := remoteReference(v); r != "" {
+				return r
+			}
+		}
+	case []any:
+		for _, v := range n {
+			if r := remoteReference(v); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// mergeValues merges the values files in order, then the --set arguments,
+// as helm's pkg/cli/values.Options.MergeValues does (-f files merged map by
+// map, later files winning; --set parsed into the result). The chart's own
+// values.yaml is coalesced under these later, by chartutil.
+func mergeValues(s HelmSettings) (map[string]any, error) {
+	base := map[string]any{}
+	for _, f := range s.ValuesFiles {
+		raw, err := readValuesFile(f)
+		if err != nil {
+			return nil, err
+		}
+		current := map[string]any{}
+		if err := yaml.Unmarshal(raw, &current); err != nil {
+			return nil, fmt.Errorf("values file %s is not a YAML map: %v", f, err)
+		}
+		base = mergeMaps(base, current)
+	}
+	for _, set := range s.Set {
+		if err := strvals.ParseInto(set, base); err != nil {
+			return nil, fmt.Errorf("--set overrides (%s) are malformed: %v", EnvSet, err)
+		}
+	}
+	return base, nil
+}
+
+// readValuesFile reads a local regular file, capped at the size Helm's chart
+// loader allows for any file of a chart.
+func readValuesFile(path string) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	// writer forever; on a regular file the flag changes nothing.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("values file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("values file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("values file %s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	limit := chartloader.MaxDecompressedFileSize
+	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("values file %s: %w", path, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("values file %s is larger than %d bytes, the limit Helm's chart loader sets for a chart file", path, limit)
+	}
+	return raw, nil
+}
+
+// mergeMaps is helm's pkg/cli/values mergeMaps: b's keys win, nested maps
+// merge.
+func mergeMaps(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if v, ok := v.(map[string]any); ok {
+			if bv, ok := out[k].(map[string]any); ok {
+				out[k] = mergeMaps(bv, v)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// missingDependencies is action.CheckDependencies: every dependency in
+// Chart.yaml must be a chart loaded from charts/ (a directory or a .tgz).
+func missingDependencies(c *chart.Chart) []string {
+	var missing []string
+	for _, req := range c.Metadata.Dependencies {
+		found := false
+		for _, d := range c.Dependencies() {
+			if d.Name() == req.Name {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, req.Name)
+		}
+	}
+	return missing
+}
+
+func hookEvents(h *release.Hook) string {
+	ev := make([]string, len(h.Events))
+	for i, e := range h.Events {
+		ev[i] = e.String()
+	}
+	return strings.Join(ev, ", ")
+}
+
+// splitDocs splits a multi-document file (a CRD file is copied verbatim) in
+// file order.
+func splitDocs(source, content string) []RenderedDoc {
+	split := releaseutil.SplitManifests(content)
+	keys := make([]string, 0, len(split))
+	for k := range split {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	var docs []RenderedDoc
+	for _, k := range keys {
+		if strings.TrimSpace(split[k]) != "" {
+			docs = append(docs, RenderedDoc{Source: source, YAML: []byte(split[k])})
+		}
+	}
+	return docs
+}
+
+// helmKubeVersion is what `helm template` v3.22.0 reports as
+// .Capabilities.KubeVersion without --kube-version: Helm's release build
+// sets it (Makefile LDFLAGS) from the k8s.io/client-go it is built with,
+// v0.37.0 giving v1.37.0. The SDK alone says v1.20.0, which would refuse
+// charts with a modern kubeVersion constraint that the helm binary accepts.
+// Keep it in step with helm.sh/helm/v3 in go.mod (a test ties it to the
+// client-go there).
+const helmKubeVersion = "v1.37.0"
+
+var defaultKubeVersion = chartutil.KubeVersion{Version: helmKubeVersion, Major: "1", Minor: "37"}

@@ -1,0 +1,191 @@
+package selftest
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/puretasks/k8s-conformance/internal/kindcluster"
+	"github.com/puretasks/k8s-conformance/internal/live"
+)
+
+// Traces are what a live run can leave on the machine or in an existing
+// cluster, each entry "<what> <name>".
+type Traces []string
+
+// Lister finds a run's possible traces.
+type Lister interface {
+	// Containers lists kind node containers (any cluster).
+	Containers(ctx context.Context) ([]string, error)
+	// Networks lists Docker networks named kind.
+	Networks(ctx context.Context) ([]string, error)
+	// Files lists paths matching the glob patterns (kubeconfigs, data dirs).
+	Files(patterns ...string) ([]string, error)
+	// ClusterObjects lists the suite's namespaces, Jobs and PVs in an
+	// existing cluster (none when there is none).
+	ClusterObjects(ctx context.Context) ([]string, error)
+}
+
+// BuildPatterns are the files a run keeps under the module root's _build:
+// the kubeconfig and the data directory of each todoconf- cluster.
+func BuildPatterns(root string) []string {
+	return []string{
+		filepath.Join(root, "_build", "kubeconfig-"+kindcluster.NamePrefix+"*"),
+		filepath.Join(root, "_build", kindcluster.NamePrefix+"*-data"),
+	}
+}
+
+// Observe lists every trace. An error listing is returned, never read as
+// "nothing there".
+func Observe(ctx context.Context, l Lister, root string) (Traces, error) {
+	var t Traces
+	add := func(what string, names []string, err error) error {
+		if err != nil {
+			return fmt.Errorf("listing %ss: %w", what, err)
+		}
+		for _, n := range names {
+			t = append(t, what+" "+n)
+		}
+		return nil
+	}
+	c, err := l.Containers(ctx)
+	if err := add("container", c, err); err != nil {
+		return nil, err
+	}
+	n, err := l.Networks(ctx)
+	if err := add("network", n, err); err != nil {
+		return nil, err
+	}
+	f, err := l.Files(BuildPatterns(root)...)
+	if err := add("file", f, err); err != nil {
+		return nil, err
+	}
+	o, err := l.ClusterObjects(ctx)
+	if err := add("cluster", o, err); err != nil {
+		return nil, err
+	}
+	sort.Strings(t)
+	return t, nil
+}
+
+// Since lists the traces in now that were not in before: what a run left.
+// Traces that existed before the soak (a developer's own cluster, a kind
+// network someone else made) are never blamed on it.
+func (now Traces) Since(before Traces) Traces {
+	var out Traces
+	for _, x := range now {
+		if !slices.Contains(before, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// HostLister is the real Lister: the docker CLI, the file system, and, with
+// a kubeconfig, the cluster.
+type HostLister struct {
+	// Client of an existing cluster (E2E_KUBECONFIG); nil with kind.
+	Client kubernetes.Interface
+}
+
+func docker(ctx context.Context, args ...string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "docker", args...).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return nil, fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, ee.Stderr)
+		}
+		return nil, fmt.Errorf("docker %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// Containers implements Lister.
+func (HostLister) Containers(ctx context.Context) ([]string, error) {
+	return docker(ctx, "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster", "--format", "{{.Names}}")
+}
+
+// Networks implements Lister.
+func (HostLister) Networks(ctx context.Context) ([]string, error) {
+	return docker(ctx, "network", "ls", "--filter", "name=^kind$", "--format", "{{.Name}}")
+}
+
+// Files implements Lister.
+func (HostLister) Files(patterns ...string) ([]string, error) {
+	var out []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// ClusterObjects implements Lister: the namespaces and Jobs the suite
+// labels as its own, and the app's PVs.
+func (h HostLister) ClusterObjects(ctx context.Context) ([]string, error) {
+	if h.Client == nil {
+		return nil, nil
+	}
+	own := metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=" + live.FieldOwner}
+	var out []string
+	nss, err := h.Client.CoreV1().Namespaces().List(ctx, own)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nss.Items {
+		out = append(out, "namespace/"+n.Name)
+	}
+	jobs, err := h.Client.BatchV1().Jobs("").List(ctx, own)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs.Items {
+		out = append(out, "job/"+j.Namespace+"/"+j.Name)
+	}
+	// The app's own namespace and PV carry the manifests' labels, not ours.
+	all, err := h.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range all.Items {
+		if n.Name == "todo-app" {
+			out = append(out, "namespace/todo-app")
+		}
+	}
+	pvs, err := h.Client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pvs.Items {
+		out = append(out, "pv/"+p.Name)
+	}
+	return out, nil
+}
+
+// InterruptOutcome is what happened after a run was interrupted.
+type InterruptOutcome struct {
+	Interruption
+	// LastLine is the run's last output line before the signal: where it was.
+	LastLine string `json:"lastLine"`
+	// ExitAfter is how long the run took to exit after the signal.
+	ExitAfter time.Duration `json:"exitAfter"`
+	ExitCode  int           `json:"exitCode"`
+	// Killed: the run did not exit within RunExit and was killed.
+	Killed bool `json:"killed,omitempty"`
+	// EndedFirst: the run was over before the moment came (not interrupted).
+	EndedFirst bool   `json:"endedFirst,omitempty"`
+	Leftovers  Traces `json:"leftovers"`
+}
+
+// Clean reports whether the interrupted run exited by itself and left nothing.
+func (o InterruptOutcome) Clean() bool { return !o.Killed && len(o.Leftovers) == 0 }

@@ -1,0 +1,358 @@
+package selftest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/puretasks/k8s-conformance/internal/report"
+)
+
+// RunReport is the part of a live run's $ARTIFACTS/report.json the
+// self-test and the soak read (internal/report writes it).
+type RunReport struct {
+	Checks []report.Check            `json:"checks"`
+	Phases []report.Phase            `json:"phases"`
+	Lanes  []report.Lane             `json:"lanes"`
+	Probes []report.ProbeMeasurement `json:"probes"`
+	Notes  []string                  `json:"notes"`
+	// Total is the run's wall time (a number of nanoseconds; older reports
+	// wrote a string, which reads as 0).
+	Total time.Duration `json:"-"`
+}
+
+// SetupFailed reports whether the run's setup failed.
+func (r *RunReport) SetupFailed() bool { return r.setupFailure() != "" }
+
+// setupFailure is the run's own note when its setup failed, if it did.
+func (r *RunReport) setupFailure() string {
+	for _, n := range r.Notes {
+		if strings.HasPrefix(n, "SETUP FAILED") {
+			return n
+		}
+	}
+	return ""
+}
+
+// ReadRunReport reads report.json from a run's artifacts directory.
+func ReadRunReport(dir string) (*RunReport, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return nil, err
+	}
+	var r RunReport
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "report.json"), err)
+	}
+	var total struct {
+		Total json.RawMessage `json:"total"`
+	}
+	if json.Unmarshal(raw, &total) == nil {
+		_ = json.Unmarshal(total.Total, &r.Total) // a string total (older reports) stays 0
+	}
+	return &r, nil
+}
+
+func (r *RunReport) check(id string) (report.Check, bool) {
+	for _, c := range r.Checks {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return report.Check{}, false
+}
+
+// LiveRun is one mutant's run of the live tier against the shared cluster.
+type LiveRun struct {
+	Mutant    Mutant
+	Args      []string // for the e2e test binary
+	Env       []string // added to the environment
+	Artifacts string
+}
+
+// Command is how a person reruns this mutant's live checks by hand.
+func (r LiveRun) Command() string {
+	var env []string
+	for _, e := range r.Env {
+		env = append(env, e)
+	}
+	return strings.Join(env, " ") + " go test ./e2e -tags e2e -count=1 -v -args " + strings.Join(r.Args[slices.Index(r.Args, "--labels"):], " ")
+}
+
+// PlanLive lays out one run per mutant that names live IDs: only those
+// checks are selected (e2e-framework's --labels on the `id` label), the
+// manifests are the mutant's, the cluster is the shared one and the
+// artifacts go to a folder of the mutant's own.
+func PlanLive(ms []Mutant, artifacts, kubeconfig string, timeout time.Duration) []LiveRun {
+	var out []LiveRun
+	for _, m := range ms {
+		if len(m.Live) == 0 {
+			continue
+		}
+		var labels []string
+		for _, id := range m.Live {
+			labels = append(labels, "id="+id)
+		}
+		art := filepath.Join(artifacts, m.Name)
+		out = append(out, LiveRun{
+			Mutant:    m,
+			Artifacts: art,
+			Env:       []string{"MANIFESTS_DIR=" + m.Dir, "ARTIFACTS=" + art, "E2E_KUBECONFIG=" + kubeconfig},
+			Args: []string{"-test.v", "-test.count=1", "-test.timeout=" + timeout.String(),
+				"--labels", strings.Join(labels, ",")},
+		})
+	}
+	return out
+}
+
+// ClassifyLive turns a mutant's run into cells. A named ID is caught when
+// its check's verdict is FAIL. It is an error, not a catch, when the run
+// left no report, or when the manifests failed to apply and the mutant does
+// not target L-APPLY: a check that fails because nothing was deployed has
+// not seen the break.
+func ClassifyLive(m Mutant, rep *RunReport, runErr error) []Cell {
+	var cells []Cell
+	if rep == nil {
+		for _, id := range m.Live {
+			cells = append(cells, Cell{Tier: Live, ID: id, Expected: true, Observed: Error, Detail: fmt.Sprintf("no report.json: %v", runErr)})
+		}
+		return cells
+	}
+	applyFailed := false
+	if c, ok := rep.check("L-APPLY"); ok && c.Verdict == report.Fail && !slices.Contains(m.Live, "L-APPLY") {
+		applyFailed = true
+	}
+	for _, id := range m.Live {
+		c, ok := rep.check(id)
+		cell := Cell{Tier: Live, ID: id, Expected: true, Duration: c.Duration}
+		switch {
+		case (!ok || c.Verdict == "") && rep.setupFailure() != "":
+			cell.Observed, cell.Detail = Error, rep.setupFailure()
+		case !ok || c.Verdict == "":
+			cell.Observed, cell.Detail = NotRun, fmt.Sprintf("no verdict for %s in report.json (selected with --labels id=%s); run: %v", id, id, runErr)
+		case c.Verdict == report.Skip:
+			cell.Observed, cell.Detail = NotRun, "skipped: "+c.Reason
+		case c.Verdict == report.Fail && applyFailed:
+			cell.Observed, cell.Detail = Error, "failed only because the manifests did not apply (L-APPLY failed): not a catch by behaviour"
+		case c.Verdict == report.Fail && onlyNotRun(c.Measurements):
+			cell.Observed, cell.Detail = Error, "failed without judging (what it needs could not be set up): "+firstMiss(c.Measurements)
+		case c.Verdict == report.Fail:
+			cell.Observed, cell.Detail = Caught, firstMiss(c.Measurements)
+		default:
+			cell.Observed, cell.Detail = Missed, fmt.Sprintf("%s %s: %s", id, c.Verdict, strings.Join(c.Measurements, "; "))
+		}
+		cells = append(cells, cell)
+	}
+	// Anything else that failed is reported beside the named cells.
+	for _, c := range rep.Checks {
+		if c.Verdict == report.Fail && !slices.Contains(m.Live, c.ID) {
+			cells = append(cells, Cell{Tier: Live, ID: c.ID, Observed: Caught, Duration: c.Duration, Detail: firstMiss(c.Measurements)})
+		}
+	}
+	return cells
+}
+
+// onlyNotRun reports whether every miss of a check says it did not run:
+// the check stopped before it observed anything, so its FAIL is no catch.
+func onlyNotRun(ms []string) bool {
+	misses := 0
+	for _, m := range ms {
+		if !strings.HasPrefix(m, "MISS") {
+			continue
+		}
+		misses++
+		if !strings.Contains(m, ": not run: ") {
+			return false
+		}
+	}
+	return misses > 0
+}
+
+// firstMiss picks the measurement that says why a check failed.
+func firstMiss(ms []string) string {
+	for _, m := range ms {
+		if strings.HasPrefix(m, "MISS") && !strings.Contains(m, ": not run: ") {
+			return m
+		}
+	}
+	for _, m := range ms {
+		if strings.HasPrefix(m, "MISS") {
+			return m
+		}
+	}
+	if len(ms) > 0 {
+		return ms[len(ms)-1]
+	}
+	return "(no measurement recorded)"
+}
+
+// Runner runs the live tier once.
+type Runner interface {
+	Run(ctx context.Context, r LiveRun) (exitCode int, err error)
+}
+
+// Restorer brings the shared cluster back to how it was before the first
+// mutant, returning what it had to remove.
+type Restorer interface {
+	Restore(ctx context.Context) (removed []string, err error)
+}
+
+// Driver runs the live half of the self-test.
+type Driver struct {
+	Runner   Runner
+	Restorer Restorer
+	Log      io.Writer
+}
+
+// ControlName names the control run: the repository's own manifests.
+const ControlName = "control"
+
+// PlanControl is the control run: the repository's unbroken manifests with
+// every live check selected. A check that fails here cannot be credited
+// with catching a mutant (a broken cluster would "catch" them all).
+func PlanControl(manifestsDir, artifacts, kubeconfig string, timeout time.Duration) LiveRun {
+	m := Mutant{Name: ControlName, Dir: manifestsDir, Descriptor: Descriptor{
+		Why: "the repository's own manifests: every live check must pass", Live: LiveIDs}}
+	return PlanLive([]Mutant{m}, artifacts, kubeconfig, timeout)[0]
+}
+
+// ControlResult is what the control run saw.
+type ControlResult struct {
+	Duration  time.Duration     `json:"duration"`
+	Artifacts string            `json:"artifacts"`
+	Passed    []string          `json:"passed"`
+	Failed    map[string]string `json:"failed,omitempty"` // ID -> why (FAIL, or no verdict)
+	Err       string            `json:"error,omitempty"`
+}
+
+// RunLive runs the control (when given) and then each mutant in turn on the
+// shared cluster, and returns the control's outcome and the mutants' rows.
+// After each run the cluster is restored; if that fails, or the control run
+// left no report, the remaining mutants are not run (their cells say why),
+// since their verdicts would rest on a cluster in an unknown state.
+func (d Driver) RunLive(ctx context.Context, control *LiveRun, plans []LiveRun) (*ControlResult, []MutantResult) {
+	var cr *ControlResult
+	var stop string
+	if control != nil {
+		cr = &ControlResult{Artifacts: control.Artifacts, Failed: map[string]string{}}
+		fmt.Fprintf(d.Log, "selftest: control run: the repository's manifests, every live check\n")
+		start := time.Now()
+		_, err := d.Runner.Run(ctx, *control)
+		cr.Duration = time.Since(start)
+		rep, rerr := ReadRunReport(control.Artifacts)
+		if rerr != nil {
+			cr.Err = errors.Join(err, rerr).Error()
+			stop = "not run: the control run left no report: " + cr.Err
+		} else {
+			for _, id := range LiveIDs {
+				c, ok := rep.check(id)
+				switch {
+				case !ok || c.Verdict == "":
+					cr.Failed[id] = strings.TrimSpace("no verdict " + rep.setupFailure())
+				case c.Verdict == report.Fail:
+					cr.Failed[id] = firstMiss(c.Measurements)
+				default:
+					cr.Passed = append(cr.Passed, id)
+				}
+			}
+		}
+		fmt.Fprintf(d.Log, "selftest: control run: %s, %d/%d checks passed\n", cr.Duration.Round(time.Second), len(cr.Passed), len(LiveIDs))
+		if _, err := d.Restorer.Restore(context.WithoutCancel(ctx)); err != nil && stop == "" {
+			stop = fmt.Sprintf("not run: restoring the cluster after the control run failed: %v", err)
+		}
+	}
+	var out []MutantResult
+	for i, p := range plans {
+		mr := MutantResult{Name: p.Mutant.Name, Why: p.Mutant.Why, Live: true, Artifacts: p.Artifacts}
+		if stop == "" && ctx.Err() != nil {
+			stop = "interrupted: " + context.Cause(ctx).Error()
+		}
+		if stop != "" {
+			for _, id := range p.Mutant.Live {
+				mr.Cells = append(mr.Cells, Cell{Tier: Live, ID: id, Expected: true, Observed: NotRun, Detail: stop})
+			}
+			out = append(out, mr)
+			continue
+		}
+		fmt.Fprintf(d.Log, "selftest: [%d/%d] %s: %s\n    checks %v\n", i+1, len(plans), p.Mutant.Name, p.Mutant.Why, p.Mutant.Live)
+		start := time.Now()
+		code, err := d.Runner.Run(ctx, p)
+		mr.Duration, mr.ExitCode = time.Since(start), code
+		if err != nil {
+			mr.Err = err.Error()
+		}
+		rep, rerr := ReadRunReport(p.Artifacts)
+		if rerr != nil {
+			rep = nil
+			err = errors.Join(err, rerr)
+		}
+		mr.Cells = ClassifyLive(p.Mutant, rep, err)
+		if cr != nil {
+			for i, c := range mr.Cells {
+				if why, bad := cr.Failed[c.ID]; bad && c.Observed == Caught {
+					mr.Cells[i].Observed = Error
+					mr.Cells[i].Detail = fmt.Sprintf("%s fails on the unbroken manifests too (control run: %s): not a catch", c.ID, why)
+				}
+			}
+		}
+		fmt.Fprintf(d.Log, "selftest: [%d/%d] %s: %s, caught by %v (exit %d)\n", i+1, len(plans), p.Mutant.Name, mr.Duration.Round(time.Second), mr.Caught(Live), code)
+		removed, rerr := d.Restorer.Restore(context.WithoutCancel(ctx))
+		if len(removed) > 0 {
+			mr.Cleanup = "removed after the run: " + strings.Join(removed, ", ")
+			fmt.Fprintf(d.Log, "selftest: %s left %v behind; removed\n", p.Mutant.Name, removed)
+		}
+		if rerr != nil {
+			stop = fmt.Sprintf("not run: restoring the cluster after %s failed: %v", p.Mutant.Name, rerr)
+			mr.Err = strings.TrimPrefix(mr.Err+"; "+stop, "; ")
+		}
+		out = append(out, mr)
+	}
+	return cr, out
+}
+
+// BinaryRunner runs the compiled e2e test binary (go test -c -tags e2e) in
+// the e2e package's directory, as `go test` would, with its output in the
+// run's artifacts (output.log).
+type BinaryRunner struct {
+	Binary string
+	Dir    string
+	// Grace is how long the binary gets to tear down after SIGINT.
+	Grace time.Duration
+}
+
+// Run starts the binary and waits. On ctx's end it sends SIGINT (the suite
+// traps it and cleans up) and, after Grace, kills it.
+func (b BinaryRunner) Run(ctx context.Context, r LiveRun) (int, error) {
+	if err := os.MkdirAll(r.Artifacts, 0o755); err != nil {
+		return -1, err
+	}
+	log, err := os.Create(filepath.Join(r.Artifacts, "output.log"))
+	if err != nil {
+		return -1, err
+	}
+	defer log.Close()
+	cmd := exec.CommandContext(ctx, b.Binary, r.Args...)
+	cmd.Dir = b.Dir
+	cmd.Env = append(os.Environ(), r.Env...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = b.Grace
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), fmt.Errorf("%s exited %d (output in %s)", filepath.Base(b.Binary), exit.ExitCode(), log.Name())
+	}
+	if err != nil {
+		return -1, err
+	}
+	return 0, nil
+}
