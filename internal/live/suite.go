@@ -313,7 +313,7 @@ func (s *Suite) Failed() bool {
 
 // ErrNoCheckSelected ends a run whose filters matched no check: a typo in
 // --feature is not a green run.
-var ErrNoCheckSelected = errors.New("no check selected: -run, --feature, --labels and --skip-* matched none of the live checks (IDs in /work/shared/CHECKS.md, e.g. --feature L-DNS or --labels id=L-PVC)")
+var ErrNoCheckSelected = errors.New("no check selected: -run, --feature, --labels and --skip-* matched none of the live checks (IDs in ../shared/CHECKS.md, e.g. --feature L-DNS or --labels id=L-PVC)")
 
 // Finish is the e2e-framework finish step: evidence, teardown, report. What
 // fails here (teardown, writing the report) is printed and kept for
