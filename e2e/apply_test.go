@@ -20,7 +20,10 @@ func applyFeature() features.Feature {
 	return check(id, "the manifests apply cleanly (server-side dry-run, then apply) into a fresh cluster").
 		Assess("dry-run and apply the default set", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
-			a, _ := applyApp(ctx) // its errors are in the result, reported one by one here
+			a, err := applyApp(ctx) // apply errors are in the result, reported one by one below
+			if a == nil {
+				c.Fatal(t, "namespace "+spec.Namespace, "the app was not applied: %v", err)
+			}
 			for _, e := range a.result.DryRunErrors {
 				c.Fail(t, "server-side dry-run", "%s", e)
 			}

@@ -77,7 +77,9 @@ func raiseParallel() {
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
 	if f := flag.Lookup("test.parallel"); f != nil && !set {
 		if n, err := strconv.Atoi(f.Value.String()); err == nil && n < minParallel {
-			_ = f.Value.Set(strconv.Itoa(minParallel))
+			if err := f.Value.Set(strconv.Itoa(minParallel)); err != nil {
+				fmt.Fprintf(os.Stderr, "e2e: could not raise -test.parallel to %d (%v): the lanes may queue\n", minParallel, err)
+			}
 		}
 	}
 }
