@@ -299,12 +299,14 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 			signalled = time.Now()
 			out.Interrupt.LastLine = last.get()
 			fmt.Printf("soak: run %02d: sending SIG%s at %s (last line: %s)\n", n, selftest.SignalName(in.Signal), time.Since(start).Round(100*time.Millisecond), out.Interrupt.LastLine)
-			_ = syscall.Kill(group, in.Signal)
+			out.Interrupt.SignalErr = signalGroup(group, in.Signal)
 			waitErr = r.waitExit(done, group, out.Interrupt)
 			waiting = false
 		case <-ctx.Done():
 			fmt.Printf("soak: interrupted: stopping run %02d\n", n)
-			_ = syscall.Kill(group, syscall.SIGINT)
+			if msg := signalGroup(group, syscall.SIGINT); msg != "" {
+				fmt.Printf("soak: run %02d: %s\n", n, msg)
+			}
 			waitErr = r.waitExit(done, group, &selftest.InterruptOutcome{})
 			waiting = false
 		}
@@ -357,6 +359,16 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 	return out
 }
 
+// signalGroup signals a run's process group (group is the negative pgid)
+// and says why it could not; a group already gone (ESRCH) is no failure:
+// the run ended on its own.
+func signalGroup(group int, sig syscall.Signal) string {
+	if err := syscall.Kill(group, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Sprintf("could not send %s to process group %d: %v", sig, -group, err)
+	}
+	return ""
+}
+
 // waitExit gives a signalled run its grace to tear down, then kills its group.
 func (r runner) waitExit(done <-chan error, group int, o *selftest.InterruptOutcome) error {
 	select {
@@ -364,7 +376,9 @@ func (r runner) waitExit(done <-chan error, group int, o *selftest.InterruptOutc
 		return err
 	case <-time.After(r.grace):
 		o.Killed = true
-		_ = syscall.Kill(group, syscall.SIGKILL)
+		if msg := signalGroup(group, syscall.SIGKILL); msg != "" {
+			o.SignalErr = msg
+		}
 		return <-done
 	}
 }

@@ -183,9 +183,15 @@ type InterruptOutcome struct {
 	// Killed: the run did not exit within RunExit and was killed.
 	Killed bool `json:"killed,omitempty"`
 	// EndedFirst: the run was over before the moment came (not interrupted).
-	EndedFirst bool   `json:"endedFirst,omitempty"`
-	Leftovers  Traces `json:"leftovers"`
+	EndedFirst bool `json:"endedFirst,omitempty"`
+	// SignalErr: a signal could not be sent (other than to a group already
+	// gone), so the run was not interrupted as scheduled.
+	SignalErr string `json:"signalErr,omitempty"`
+	Leftovers Traces `json:"leftovers"`
 }
 
-// Clean reports whether the interrupted run exited by itself and left nothing.
-func (o InterruptOutcome) Clean() bool { return !o.Killed && len(o.Leftovers) == 0 }
+// Clean reports whether the interrupted run got its signal, exited by itself
+// and left nothing.
+func (o InterruptOutcome) Clean() bool {
+	return !o.Killed && o.SignalErr == "" && len(o.Leftovers) == 0
+}

@@ -177,3 +177,17 @@ func TestHostListerFindsTheSuitesClusterObjects(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, none)
 }
+
+// A run whose signal could not be sent was never interrupted: it is not a
+// clean interruption, however tidy it left the host.
+func TestInterruptOutcomeCleanNeedsTheSignal(t *testing.T) {
+	if !(InterruptOutcome{}).Clean() {
+		t.Fatal("a run that got its signal, exited and left nothing is clean")
+	}
+	if (InterruptOutcome{SignalErr: "operation not permitted"}).Clean() {
+		t.Fatal("a run that never got its signal was called a clean interruption")
+	}
+	if (InterruptOutcome{Killed: true}).Clean() {
+		t.Fatal("a killed run was called clean")
+	}
+}
