@@ -56,7 +56,8 @@ func TestPathsHonourImagesDir(t *testing.T) {
 	t.Setenv("IMAGES_DIR", "/tmp/imgs")
 	p, err := pathsFromWD()
 	require.NoError(t, err)
-	wd, _ := os.Getwd()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
 	assert.Equal(t, "/tmp/imgs", p.images)
 	assert.Equal(t, filepath.Join(wd, "_build", "kubeconfig-dev"), p.kubeconfig)
 }
