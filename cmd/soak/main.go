@@ -11,7 +11,8 @@
 // Interruption mode sends SIGINT or SIGTERM to each run's process group at a
 // moment drawn from the seed (printed, so it can be replayed), waits for the
 // run to exit, and then asserts that it left nothing behind: no kind node
-// container, no `kind` Docker network that was not there before, no
+// container, no `kind` Docker network or Docker volume that was not there
+// before, no process of the test binary (the run's reaper) still alive, no
 // kubeconfig or data directory under _build, and (with E2E_KUBECONFIG) none
 // of the suite's namespaces, Jobs or PVs. One uninterrupted run follows,
 // which must start cleanly and pass.
@@ -162,7 +163,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	if err := build.Run(); err != nil {
 		return false, fmt.Errorf("building the e2e test binary: %w", err)
 	}
-	lister := selftest.HostLister{}
+	lister := selftest.HostLister{Binary: bin}
 	if kc := os.Getenv("E2E_KUBECONFIG"); kc != "" {
 		rc, err := clientcmd.BuildConfigFromFlags("", kc)
 		if err != nil {

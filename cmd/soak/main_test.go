@@ -19,6 +19,7 @@ type fileLister struct{ selftest.HostLister }
 
 func (fileLister) Containers(context.Context) ([]string, error) { return nil, nil }
 func (fileLister) Networks(context.Context) ([]string, error)   { return nil, nil }
+func (fileLister) Volumes(context.Context) ([]string, error)    { return nil, nil }
 
 // stand-in for the e2e binary: it "creates a cluster" (its kubeconfig under
 // _build), and on SIGINT/SIGTERM removes it, or not, as told.

@@ -3,10 +3,12 @@ package selftest
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +29,12 @@ type Lister interface {
 	Containers(ctx context.Context) ([]string, error)
 	// Networks lists Docker networks named kind.
 	Networks(ctx context.Context) ([]string, error)
+	// Volumes lists Docker volumes: a kind node keeps its /var in an
+	// anonymous volume that outlives a container removed without -v.
+	Volumes(ctx context.Context) ([]string, error)
+	// Processes lists live processes of the suite's test binary: a run's
+	// reaper still at work after the run exited is a teardown not finished.
+	Processes() ([]string, error)
 	// Files lists paths matching the glob patterns (kubeconfigs, data dirs).
 	Files(patterns ...string) ([]string, error)
 	// ClusterObjects lists the suite's namespaces, Jobs and PVs in an
@@ -64,6 +72,14 @@ func Observe(ctx context.Context, l Lister, root string) (Traces, error) {
 	if err := add("network", n, err); err != nil {
 		return nil, err
 	}
+	v, err := l.Volumes(ctx)
+	if err := add("volume", v, err); err != nil {
+		return nil, err
+	}
+	p, err := l.Processes()
+	if err := add("process", p, err); err != nil {
+		return nil, err
+	}
 	f, err := l.Files(BuildPatterns(root)...)
 	if err := add("file", f, err); err != nil {
 		return nil, err
@@ -94,6 +110,8 @@ func (now Traces) Since(before Traces) Traces {
 type HostLister struct {
 	// Client of an existing cluster (E2E_KUBECONFIG); nil with kind.
 	Client kubernetes.Interface
+	// Binary is the test binary the runs execute; "" lists no process.
+	Binary string
 }
 
 func docker(ctx context.Context, args ...string) ([]string, error) {
@@ -115,6 +133,46 @@ func (HostLister) Containers(ctx context.Context) ([]string, error) {
 // Networks implements Lister.
 func (HostLister) Networks(ctx context.Context) ([]string, error) {
 	return docker(ctx, "network", "ls", "--filter", "name=^kind$", "--format", "{{.Name}}")
+}
+
+// Volumes implements Lister.
+func (HostLister) Volumes(ctx context.Context) ([]string, error) {
+	return docker(ctx, "volume", "ls", "--format", "{{.Name}}")
+}
+
+// Processes implements Lister: every /proc entry whose executable is Binary
+// (a binary rebuilt under a running process shows as "<path> (deleted)").
+func (h HostLister) Processes() ([]string, error) {
+	if h.Binary == "" {
+		return nil, nil
+	}
+	want, err := filepath.Abs(h.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if resolved, err := filepath.EvalSymlinks(want); err == nil {
+		want = resolved
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		// A process that ended meanwhile, or one not ours to read, is not a run's.
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil {
+			continue
+		}
+		if strings.TrimSuffix(exe, " (deleted)") == want {
+			out = append(out, fmt.Sprintf("%d %s", pid, exe))
+		}
+	}
+	return out, nil
 }
 
 // Files implements Lister.

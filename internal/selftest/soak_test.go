@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -110,12 +114,14 @@ func TestParseSignal(t *testing.T) {
 
 // fakeLister returns what a test sets.
 type fakeLister struct {
-	containers, networks, files, objects []string
-	err                                  error
+	containers, networks, volumes, processes, files, objects []string
+	err                                                      error
 }
 
 func (f fakeLister) Containers(context.Context) ([]string, error) { return f.containers, f.err }
 func (f fakeLister) Networks(context.Context) ([]string, error)   { return f.networks, nil }
+func (f fakeLister) Volumes(context.Context) ([]string, error)    { return f.volumes, nil }
+func (f fakeLister) Processes() ([]string, error)                 { return f.processes, nil }
 func (f fakeLister) Files(...string) ([]string, error)            { return f.files, nil }
 func (f fakeLister) ClusterObjects(context.Context) ([]string, error) {
 	return f.objects, nil
@@ -134,6 +140,8 @@ func TestLeftoverDetector(t *testing.T) {
 	after, err := Observe(ctx, fakeLister{
 		containers: []string{"todo-dev-control-plane", "todoconf-123-abcd-worker"},
 		networks:   []string{"kind"},
+		volumes:    []string{"4d86a899"},
+		processes:  []string{"4242 /r/_build/soak/e2e.test"},
 		files:      []string{"/r/_build/kubeconfig-todoconf-123-abcd", "/r/_build/todoconf-123-abcd-data"},
 		objects:    []string{"job/todo-app/dns-get", "namespace/todo-app"},
 	}, "/r")
@@ -142,6 +150,8 @@ func TestLeftoverDetector(t *testing.T) {
 		"cluster job/todo-app/dns-get", "cluster namespace/todo-app",
 		"container todoconf-123-abcd-worker",
 		"file /r/_build/kubeconfig-todoconf-123-abcd", "file /r/_build/todoconf-123-abcd-data",
+		"process 4242 /r/_build/soak/e2e.test",
+		"volume 4d86a899",
 	}, after.Since(before))
 
 	// The kind network counts when it was not there before the soak.
@@ -153,6 +163,38 @@ func TestLeftoverDetector(t *testing.T) {
 
 	_, err = Observe(ctx, fakeLister{err: errors.New("Cannot connect to the Docker daemon")}, "/r")
 	require.ErrorContains(t, err, "Docker daemon", "a failed listing is an error, not a clean bill")
+}
+
+// A process still running the test binary (a reaper not done) is found
+// through /proc, and is gone from the list once it ended.
+func TestHostListerFindsProcessesOfTheBinary(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	require.NoError(t, err)
+	raw, err := os.ReadFile(sleep)
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "e2e.test")
+	require.NoError(t, os.WriteFile(bin, raw, 0o755))
+	l := HostLister{Binary: bin}
+
+	none, err := l.Processes()
+	require.NoError(t, err)
+	assert.Empty(t, none)
+
+	cmd := exec.Command(bin, "60")
+	require.NoError(t, cmd.Start())
+	got, err := l.Processes()
+	require.NoError(t, err)
+	assert.Equal(t, []string{fmt.Sprintf("%d %s", cmd.Process.Pid, bin)}, got)
+
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait() // killed: the error is the signal
+	gone, err := l.Processes()
+	require.NoError(t, err)
+	assert.Empty(t, gone, "an ended process is no trace")
+
+	all, err := HostLister{}.Processes()
+	require.NoError(t, err)
+	assert.Empty(t, all, "no binary named, no process listed")
 }
 
 func TestBuildPatternsMatchTheSuitesNames(t *testing.T) {
