@@ -47,7 +47,7 @@ func TestSummarise(t *testing.T) {
 		return RunOutcome{Run: n, Passed: passed, Wall: time.Duration(100+n) * s, Failed: failed, Report: r}
 	}
 	live := func(d time.Duration) *report.ProbeMeasurement {
-		return &report.ProbeMeasurement{ID: "L-LIVENESS", Scenario: "liveness-fail-backend", Measured: d}
+		return &report.ProbeMeasurement{ID: "L-LIVENESS", Scenario: "liveness-fail-backend", Measured: d, Seed: report.Window{Min: 17 * s, Max: 33 * s}}
 	}
 	missing := &report.ProbeMeasurement{ID: "L-LIVENESS", Scenario: "liveness-fail-backend", Missing: true}
 	sum := Summarise([]RunOutcome{
@@ -60,13 +60,22 @@ func TestSummarise(t *testing.T) {
 	assert.Equal(t, []Spread{{Name: "cluster create", N: 3, Min: 60 * s, Median: 70 * s, Max: 80 * s}}, sum.Phases)
 	assert.Equal(t, []Spread{{Name: "TestTodoApp", N: 3, Min: 120 * s, Median: 140 * s, Max: 160 * s}}, sum.Lanes)
 	assert.Equal(t, []Spread{{Name: "L-DNS", N: 3, Min: 3 * s, Median: 4 * s, Max: 5 * s}}, sum.Checks, "checks that never ran are left out")
-	assert.Equal(t, []Spread{{Name: "L-LIVENESS liveness-fail-backend", N: 2, Min: 31 * s, Median: 33 * s, Max: 35 * s, Misses: 1}}, sum.Probes)
+	assert.Equal(t, []Spread{{Name: "L-LIVENESS liveness-fail-backend", N: 2, Min: 31 * s, Median: 33 * s, Max: 35 * s, Misses: 1,
+		Window: &report.Window{Min: 17 * s, Max: 33 * s}, Margin: -2 * s}}, sum.Probes, "35 s lies 2 s outside the seed window's end")
 	assert.Equal(t, []string{"L-LIVENESS failed in 1/4 runs"}, sum.Flakes)
 	assert.Equal(t, Spread{Name: "wall", N: 4, Min: 10 * s, Median: 101500 * time.Millisecond, Max: 103 * s}, sum.Wall)
 	var out bytes.Buffer
 	sum.Print(&out)
 	assert.Contains(t, out.String(), "pass rate 2/4 (50%)")
 	assert.Contains(t, out.String(), "L-LIVENESS liveness-fail-backend")
+	assert.Regexp(t, `L-LIVENESS liveness-fail-backend +2 +31s +33s +35s +1 +\[17s, 33s\] +-2s`, out.String())
+}
+
+func TestMarginIn(t *testing.T) {
+	w := report.Window{Min: 2 * s, Max: 13 * s}
+	assert.Equal(t, 3*s, marginIn(w, []time.Duration{10 * s, 5 * s}), "10 s is 3 s from the end")
+	assert.Equal(t, 500*time.Millisecond, marginIn(w, []time.Duration{2500 * time.Millisecond, 10 * s}), "2.5 s is 0.5 s from the start")
+	assert.Equal(t, -1*s, marginIn(w, []time.Duration{1 * s}), "outside the window: negative")
 }
 
 func TestScheduleIsReplayableFromItsSeed(t *testing.T) {

@@ -3,10 +3,13 @@ package selftest
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
 // Spread is the min, median and max of one measured quantity over runs.
@@ -19,6 +22,20 @@ type Spread struct {
 	// Misses counts runs where the quantity was expected but not measured
 	// (a probe outcome never observed).
 	Misses int `json:"misses,omitempty"`
+	// Window is the seed's window for a probe measurement, and Margin the
+	// least distance of any sample to its nearer end (negative: outside).
+	// A small margin is a flake waiting for a slower machine.
+	Window *report.Window `json:"window,omitempty"`
+	Margin time.Duration  `json:"margin,omitempty"`
+}
+
+// marginIn is the least distance of the samples to the nearer end of w.
+func marginIn(w report.Window, samples []time.Duration) time.Duration {
+	least := time.Duration(math.MaxInt64)
+	for _, d := range samples {
+		least = min(least, d-w.Min, w.Max-d)
+	}
+	return least
 }
 
 // SpreadOf summarises samples; the median of an even count is the mean of
@@ -44,10 +61,11 @@ type series struct {
 	order   []string
 	samples map[string][]time.Duration
 	misses  map[string]int
+	windows map[string]report.Window
 }
 
 func newSeries() *series {
-	return &series{samples: map[string][]time.Duration{}, misses: map[string]int{}}
+	return &series{samples: map[string][]time.Duration{}, misses: map[string]int{}, windows: map[string]report.Window{}}
 }
 
 func (s *series) touch(name string) {
@@ -72,6 +90,9 @@ func (s *series) spreads() []Spread {
 	for _, n := range s.order {
 		sp := SpreadOf(n, s.samples[n])
 		sp.Misses = s.misses[n]
+		if w, ok := s.windows[n]; ok && sp.N > 0 {
+			sp.Window, sp.Margin = &w, marginIn(w, s.samples[n])
+		}
 		out = append(out, sp)
 	}
 	return out
@@ -142,6 +163,9 @@ func Summarise(runs []RunOutcome) SoakSummary {
 		}
 		for _, p := range r.Report.Probes {
 			name := p.ID + " " + p.Scenario
+			if p.Seed != (report.Window{}) {
+				probes.windows[name] = p.Seed
+			}
 			if p.Missing {
 				probes.miss(name)
 				continue
@@ -190,9 +214,13 @@ func (s SoakSummary) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "%s\tn\tmin\tmedian\tmax\tnot measured\n", group.title)
+		fmt.Fprintf(tw, "%s\tn\tmin\tmedian\tmax\tnot measured\tseed window\tleast margin\n", group.title)
 		for _, sp := range group.rows {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\n", sp.Name, sp.N, round(sp.Min), round(sp.Median), round(sp.Max), sp.Misses)
+			window, margin := "", ""
+			if sp.Window != nil {
+				window, margin = fmt.Sprintf("[%s, %s]", sp.Window.Min, sp.Window.Max), round(sp.Margin).String()
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", sp.Name, sp.N, round(sp.Min), round(sp.Median), round(sp.Max), sp.Misses, window, margin)
 		}
 		tw.Flush()
 	}
