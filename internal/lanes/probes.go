@@ -369,18 +369,80 @@ func (s *Scenario) startupKill(ctx context.Context, env Env, r *Recorder) {
 			s.Env[stubserver.EnvStartupDelay], own, own.KillWindow().Latest, seedWin, describePod(p))
 		return
 	}
-	term := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
-	if term == nil {
+	// The killed container started when the pod was first seen running.
+	first := pod.Status.ContainerStatuses[0].State.Running.StartedAt.Time
+	end, how, err := killMoment(ctx, env, p, "startup", first)
+	if err != nil {
 		r.Probe(miss)
-		r.Fail("pod "+p.Name, "restarted, but no termination record; last seen: %s", describePod(p))
+		r.Fail("pod "+p.Name, "%v", err)
 		return
 	}
-	kill := term.FinishedAt.Sub(term.StartedAt.Time)
+	if term := p.Status.ContainerStatuses[0].LastTerminationState.Terminated; term != nil {
+		first = term.StartedAt.Time
+	}
+	kill := end.Sub(first)
 	pass := seedWin.Contains(kill)
 	r.Probe(report.ProbeMeasurement{Scenario: s.Name(), Measured: kill, Seed: window(seedWin), Pass: pass, Manifest: manifestWindow(pass, own.KillWindow()),
-		Note: fmt.Sprintf("killed after start, exit %d %s", term.ExitCode, term.Reason)})
+		Note: "killed after start (" + how + ")"})
 	if !pass {
 		r.Fail("Deployment "+name, "startup kill at %s, outside the seed's window %s; the manifest's startupProbe %s implies %s", kill, seedWin, own, own.KillWindow())
+	}
+}
+
+// killMoment is when the kubelet ended the pod's container for failing its
+// probe ("liveness" or "startup"), and which record says so. The container's
+// termination record comes first. The kubelet can remove the exited
+// container right after creating its replacement (seen in a soak run:
+// restarts 1, lastState {} for good, containerd's log showing the removal
+// within a second of the restart), and the record goes with it; then the
+// kubelet's own event, "Container X failed liveness probe, will be
+// restarted", dates the kill. Both have
+// one-second resolution. Neither found is a failure saying what was seen.
+func killMoment(ctx context.Context, env Env, p *corev1.Pod, probe string, since time.Time) (time.Time, string, error) {
+	st := p.Status.ContainerStatuses[0]
+	if t := st.LastTerminationState.Terminated; t != nil {
+		return t.FinishedAt.Time, fmt.Sprintf("termination record: exit %d %s", t.ExitCode, t.Reason), nil
+	}
+	want := fmt.Sprintf("Container %s failed %s probe", st.Name, probe)
+	var at time.Time
+	last := "no Killing event for the pod"
+	err := poll.Until(ctx, poll.KubeletEvent, func(ctx context.Context) (bool, error) {
+		events, err := env.Clientset.CoreV1().Events(p.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + p.Name + ",reason=Killing"})
+		if err != nil {
+			last = fmt.Sprintf("listing the events of pod %s/%s: %v", p.Namespace, p.Name, err)
+			return false, nil
+		}
+		for _, e := range events.Items {
+			when := eventTime(e)
+			if e.InvolvedObject.Name != p.Name || e.Reason != "Killing" || !strings.HasPrefix(e.Message, want) {
+				continue
+			}
+			// The event's time is truncated to the second.
+			if when.Before(since.Truncate(time.Second)) {
+				last = fmt.Sprintf("a Killing event from %s, before %s", when.Format(time.TimeOnly), since.Format(time.TimeOnly))
+				continue
+			}
+			at = when
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("restarted, but neither a termination record nor the kubelet's %q event dates the kill: %v; last seen: %s; %s", want, err, last, describePod(p))
+	}
+	return at, "termination record removed with the exited container; dated by the kubelet's Killing event", nil
+}
+
+// eventTime is an event's own time: the series' last occurrence, else its
+// first, else the new-style event time.
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.FirstTimestamp.IsZero():
+		return e.FirstTimestamp.Time
+	default:
+		return e.EventTime.Time
 	}
 }
 
@@ -464,17 +526,17 @@ func (s *Scenario) liveness(ctx context.Context, env Env, r *Recorder, hang bool
 		r.Fail("Deployment "+name, "(%s) health stopped answering %s ago and the container was not restarted: %v", mode, time.Since(trigger).Round(time.Second), err)
 		return
 	}
-	term := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
-	if term == nil {
+	end, how, err := killMoment(ctx, env, p, "liveness", trigger)
+	if err != nil {
 		r.Probe(miss)
-		r.Fail("pod "+p.Name, "restarted, but no termination record; last seen: %s", describePod(p))
+		r.Fail("pod "+p.Name, "%v", err)
 		return
 	}
-	// FinishedAt has one-second resolution: credit the second.
-	latency := term.FinishedAt.Sub(trigger) + 500*time.Millisecond
+	// Both sources have one-second resolution: credit the second.
+	latency := end.Sub(trigger) + 500*time.Millisecond
 	pass := seedWin.Contains(latency)
 	r.Probe(report.ProbeMeasurement{Scenario: s.Name(), Measured: latency, Seed: window(seedWin), Pass: pass, Manifest: manifestWindow(pass, own.DetectionWindow(hang)),
-		Note: fmt.Sprintf("health %s: restart after it stopped answering", mode)})
+		Note: fmt.Sprintf("health %s: restart after it stopped answering (%s)", mode, how)})
 	if !pass {
 		r.Fail("Deployment "+name, "(%s) liveness restart after %s, outside the seed's window %s; the manifest's livenessProbe %s implies %s",
 			mode, latency.Round(100*time.Millisecond), seedWin, own, own.DetectionWindow(hang))

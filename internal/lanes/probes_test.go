@@ -227,6 +227,84 @@ func TestLivenessPassesOnAClusterThatBehaves(t *testing.T) {
 	}
 }
 
+// The kubelet may remove the exited container, and its termination record
+// with it (seen in a soak: restarts 1, lastState {}): the kill is dated by
+// the kubelet's Killing event instead; with neither, the check fails saying so.
+func TestLivenessWithoutATerminationRecord(t *testing.T) {
+	for _, withEvent := range []bool{true, false} {
+		s := NewScenario("L-LIVENESS", LivenessFail, quickWorkload())
+		cs, k := livenessCluster(t, s, true)
+		restart := k.after
+		k.after = func() {
+			restart()
+			p, err := cs.CoreV1().Pods(s.Namespace).Get(context.Background(), "backend-1", metav1.GetOptions{})
+			if err != nil {
+				t.Errorf("fake kubelet: %v", err)
+				return
+			}
+			p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{}
+			if _, err := cs.CoreV1().Pods(s.Namespace).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+				t.Errorf("fake kubelet: %v", err)
+			}
+			if withEvent {
+				killing(t, cs, s, "backend-1", "Container backend failed liveness probe, will be restarted", time.Now())
+			}
+		}
+		r, ft, ch := newRecorder("L-LIVENESS")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		s.Measure(ctx, Env{Clientset: cs, Proxy: k.proxy}, r)
+		cancel()
+		ms := ch.all()
+		if withEvent {
+			if ft.Failed() || len(ms) != 1 || !ms[0].Pass || !strings.Contains(ms[0].Note, "Killing event") {
+				t.Fatalf("expected the restart dated by the Killing event and passed, got %s %+v", ft.failures(), ms)
+			}
+			continue
+		}
+		if got := ft.failures(); !strings.Contains(got, "neither a termination record nor") || !strings.Contains(got, "no Killing event") {
+			t.Fatalf("expected a failure naming both missing records, got %q", got)
+		}
+		if len(ms) != 1 || !ms[0].Missing {
+			t.Fatalf("expected the measurement recorded as missing, got %+v", ms)
+		}
+	}
+}
+
+// killing records the kubelet's Killing event for a pod.
+func killing(t *testing.T, cs *fake.Clientset, s *Scenario, pod, msg string, at time.Time) {
+	t.Helper()
+	_, err := cs.CoreV1().Events(s.Namespace).Create(context.Background(), &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: pod + "." + at.Format("150405.000"), Namespace: s.Namespace},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: pod, Namespace: s.Namespace},
+		Reason:         "Killing", Message: msg, LastTimestamp: metav1.NewTime(at),
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the Killing event: %v", err)
+	}
+}
+
+// A Killing event from an earlier restart, or for the other probe, does not
+// date this one.
+func TestKillMomentIgnoresOtherKillings(t *testing.T) {
+	s := NewScenario("L-LIVENESS", LivenessFail, quickWorkload())
+	p := scenarioPod(s, "backend-1")
+	p.Status.ContainerStatuses[0].RestartCount = 1
+	cs := fake.NewClientset(p)
+	trigger := time.Now()
+	killing(t, cs, s, "backend-1", "Container backend failed liveness probe, will be restarted", trigger.Add(-time.Minute))
+	killing(t, cs, s, "backend-1", "Container backend failed startup probe, will be restarted", trigger.Add(2*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, _, err := killMoment(ctx, Env{Clientset: cs}, p, "liveness", trigger); err == nil || !strings.Contains(err.Error(), "before") {
+		t.Fatalf("expected no kill moment from the older or the startup event, got %v", err)
+	}
+	killing(t, cs, s, "backend-1", "Container backend failed liveness probe, will be restarted", trigger.Add(3*time.Second))
+	at, how, err := killMoment(context.Background(), Env{Clientset: cs}, p, "liveness", trigger)
+	if err != nil || !at.Equal(trigger.Add(3*time.Second).Truncate(time.Second)) && !at.Equal(trigger.Add(3*time.Second)) || !strings.Contains(how, "Killing event") {
+		t.Fatalf("expected the liveness Killing 3 s after the trigger, got %v %q %v", at, how, err)
+	}
+}
+
 // D4: the liveness control's failed event List is an error, not "no
 // failure seen".
 func TestLivenessControlListErrorFails(t *testing.T) {

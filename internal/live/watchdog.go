@@ -24,8 +24,12 @@ const (
 // ErrClusterGone is the cause the watchdog cancels the run with.
 type ErrClusterGone struct{ Last string }
 
+// ClusterGonePrefix begins ErrClusterGone's text, and so the report note the
+// watchdog leaves (the self-test reads it: failures after it are no catches).
+const ClusterGonePrefix = "the cluster is gone: "
+
 func (e ErrClusterGone) Error() string {
-	return "the cluster is gone: " + e.Last
+	return ClusterGonePrefix + e.Last
 }
 
 // HealthProbe checks the cluster once: nil while it is alive.

@@ -46,6 +46,9 @@ var (
 	PVCBound            = Interval{"pvc-bound", time.Minute, 500 * time.Millisecond}
 	PVReleased          = Interval{"pv-released", time.Minute, 500 * time.Millisecond}
 	NamespaceGone       = Interval{"namespace-gone", 2 * time.Minute, time.Second}
+	// KubeletEvent is an event the kubelet has recorded reaching the API
+	// (its recorder sends in batches, well within this).
+	KubeletEvent = Interval{"kubelet-event", 30 * time.Second, 500 * time.Millisecond}
 	// ProbeObservation watches a probe scenario; it must outlast the longest
 	// window the spec computes (startup kill, about 70 s) with room to spare.
 	ProbeObservation = Interval{"probe-observation", 4 * time.Minute, ProbeSample}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
@@ -28,6 +29,16 @@ type RunReport struct {
 	// Total is the run's wall time (a number of nanoseconds; older reports
 	// wrote a string, which reads as 0).
 	Total time.Duration `json:"-"`
+}
+
+// clusterGone is the watchdog's note when the cluster went away mid-run.
+func (r *RunReport) clusterGone() string {
+	for _, n := range r.Notes {
+		if strings.HasPrefix(n, live.ClusterGonePrefix) {
+			return n
+		}
+	}
+	return ""
 }
 
 // SetupFailed reports whether the run's setup failed.
@@ -143,10 +154,18 @@ func ClassifyLive(m Mutant, rep *RunReport, runErr error) []Cell {
 			cell.Observed, cell.Detail = NotRun, "skipped: "+c.Reason
 		case c.Verdict == report.Fail && applyFailed:
 			cell.Observed, cell.Detail = Error, "failed only because the manifests did not apply (L-APPLY failed): not a catch by behaviour"
+		case c.Verdict == report.Fail && rep.clusterGone() != "":
+			cell.Observed, cell.Detail = Error, "failed while the cluster went away ("+rep.clusterGone()+"): not a catch by behaviour"
+		case c.Verdict == report.Fail && misses(c.Measurements) == 0:
+			cell.Observed, cell.Detail = Error, "failed with no miss recorded: what it saw is unknown, so it is no catch"
 		case c.Verdict == report.Fail && onlyNotRun(c.Measurements):
 			cell.Observed, cell.Detail = Error, "failed without judging (what it needs could not be set up): "+firstMiss(c.Measurements)
 		case c.Verdict == report.Fail:
-			cell.Observed, cell.Detail = Caught, firstMiss(c.Measurements)
+			if miss, ok := expectedMiss(c.Measurements, m.Expect[id]); ok {
+				cell.Observed, cell.Detail = Caught, miss
+			} else {
+				cell.Observed, cell.Detail = Error, fmt.Sprintf("failed, but not by the break: no miss says any of %q (mutant.yaml expect); first miss: %s", m.Expect[id], firstMiss(c.Measurements))
+			}
 		default:
 			cell.Observed, cell.Detail = Missed, fmt.Sprintf("%s %s: %s", id, c.Verdict, strings.Join(c.Measurements, "; "))
 		}
@@ -159,6 +178,37 @@ func ClassifyLive(m Mutant, rep *RunReport, runErr error) []Cell {
 		}
 	}
 	return cells
+}
+
+// misses counts a check's MISS measurements.
+func misses(ms []string) int {
+	n := 0
+	for _, m := range ms {
+		if strings.HasPrefix(m, "MISS") {
+			n++
+		}
+	}
+	return n
+}
+
+// expectedMiss finds a miss that contains one of the expected words: the
+// check failed because it saw the break. With no words given (the control
+// run, an extra catch) any miss will do.
+func expectedMiss(ms []string, words []string) (string, bool) {
+	if len(words) == 0 {
+		return firstMiss(ms), true
+	}
+	for _, m := range ms {
+		if !strings.HasPrefix(m, "MISS") {
+			continue
+		}
+		for _, w := range words {
+			if strings.Contains(m, w) {
+				return m, true
+			}
+		}
+	}
+	return "", false
 }
 
 // onlyNotRun reports whether every miss of a check says it did not run:
@@ -295,7 +345,15 @@ func (d Driver) RunLive(ctx context.Context, control *LiveRun, plans []LiveRun) 
 			rep = nil
 			err = errors.Join(err, rerr)
 		}
-		mr.Cells = ClassifyLive(p.Mutant, rep, err)
+		if ctx.Err() != nil {
+			// A run cut short by Ctrl-C failed because it was stopped.
+			stop = "interrupted: " + context.Cause(ctx).Error()
+			for _, id := range p.Mutant.Live {
+				mr.Cells = append(mr.Cells, Cell{Tier: Live, ID: id, Expected: true, Observed: NotRun, Detail: stop})
+			}
+		} else {
+			mr.Cells = ClassifyLive(p.Mutant, rep, err)
+		}
 		if cr != nil {
 			for i, c := range mr.Cells {
 				if why, bad := cr.Failed[c.ID]; bad && c.Observed == Caught {
@@ -312,7 +370,15 @@ func (d Driver) RunLive(ctx context.Context, control *LiveRun, plans []LiveRun) 
 		}
 		if rerr != nil {
 			stop = fmt.Sprintf("not run: restoring the cluster after %s failed: %v", p.Mutant.Name, rerr)
-			mr.Err = strings.TrimPrefix(mr.Err+"; "+stop, "; ")
+			mr.RestoreErr = rerr.Error()
+			// A cluster that cannot be restored may have been broken during
+			// the run: its failures are not catches.
+			for i, c := range mr.Cells {
+				if c.Observed == Caught {
+					mr.Cells[i].Observed = Error
+					mr.Cells[i].Detail = "the cluster could not be restored after the run (" + rerr.Error() + "): not a catch; " + c.Detail
+				}
+			}
 		}
 		out = append(out, mr)
 	}
@@ -332,6 +398,11 @@ type BinaryRunner struct {
 // Run starts the binary and waits. On ctx's end it sends SIGINT (the suite
 // traps it and cleans up) and, after Grace, kills it.
 func (b BinaryRunner) Run(ctx context.Context, r LiveRun) (int, error) {
+	// A report left by an earlier self-test must never be read as this
+	// run's (a run that dies before writing one would borrow its verdicts).
+	if err := os.RemoveAll(r.Artifacts); err != nil {
+		return -1, err
+	}
 	if err := os.MkdirAll(r.Artifacts, 0o755); err != nil {
 		return -1, err
 	}

@@ -160,24 +160,72 @@ func TestDriverRunsEachMutantAndRestores(t *testing.T) {
 
 func TestDriverStopsWhenTheClusterCannotBeRestored(t *testing.T) {
 	ms := []Mutant{mutant("a", "L-DNS"), mutant("b", "L-QOS")}
-	runner := &fakeRunner{reports: map[string]*RunReport{"a": rep(chk("L-DNS", report.Fail)), "b": rep(chk("L-QOS", report.Fail))}}
+	runner := &fakeRunner{reports: map[string]*RunReport{"a": rep(chk("L-DNS", report.Fail, "MISS x")), "b": rep(chk("L-QOS", report.Fail, "MISS y"))}}
 	restorer := &fakeRestorer{errs: []error{errors.New("namespace todo-app still present")}}
 	_, rows := Driver{Runner: runner, Restorer: restorer, Log: &bytes.Buffer{}}.RunLive(context.Background(), nil, PlanLive(ms, t.TempDir(), "kc", time.Minute))
 	assert.Equal(t, []string{"a"}, runner.calls)
 	assert.Equal(t, NotRun, rows[1].Cells[0].Observed)
 	assert.Contains(t, rows[1].Cells[0].Detail, "still present")
+	// a's failure happened on a cluster that then could not be restored: no catch.
+	assert.Equal(t, Error, rows[0].Cells[0].Observed)
+	assert.Contains(t, rows[0].Cells[0].Detail, "could not be restored")
+
+	r := Result{Mode: string(Live), Mutants: rows}
+	r.Judge(false)
+	assert.Contains(t, strings.Join(r.Problems, "\n"), "a: the cluster could not be restored after it: namespace todo-app still present")
 }
 
 func TestDriverStopsOnInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ms := []Mutant{mutant("a", "L-DNS"), mutant("b", "L-QOS")}
-	runner := &fakeRunner{reports: map[string]*RunReport{"a": rep(chk("L-DNS", report.Fail))}, cancel: cancel}
+	runner := &fakeRunner{reports: map[string]*RunReport{"a": rep(chk("L-DNS", report.Fail, "MISS x"))}, cancel: cancel}
 	restorer := &fakeRestorer{}
 	_, rows := Driver{Runner: runner, Restorer: restorer, Log: &bytes.Buffer{}}.RunLive(ctx, nil, PlanLive(ms, t.TempDir(), "kc", time.Minute))
 	assert.Equal(t, []string{"a"}, runner.calls)
 	assert.Equal(t, 1, restorer.n, "the interrupted mutant is still cleaned up")
-	assert.Equal(t, NotRun, rows[1].Cells[0].Observed)
-	assert.Contains(t, rows[1].Cells[0].Detail, "interrupted")
+	for _, row := range rows {
+		assert.Equal(t, NotRun, row.Cells[0].Observed, "%s: a run stopped by Ctrl-C failed because it was stopped, not caught", row.Name)
+		assert.Contains(t, row.Cells[0].Detail, "interrupted")
+	}
+}
+
+// A FAIL is a catch only when a miss shows the break: not an API error,
+// not a bare failure with nothing recorded, not a cluster that went away.
+func TestClassifyLiveACatchMustShowTheBreak(t *testing.T) {
+	m := mutant("qos", "L-QOS")
+	m.Expect = map[string][]string{"L-QOS": {"expected Burstable, got Guaranteed"}}
+	cells := ClassifyLive(m, rep(chk("L-QOS", report.Fail, "MISS pod backend-1: status.qosClass: expected Burstable, got Guaranteed")), nil)
+	assert.Equal(t, Caught, cells[0].Observed)
+
+	cells = ClassifyLive(m, rep(chk("L-QOS", report.Fail, "MISS pod backend-1: listing pods: the server is currently unable to handle the request")), nil)
+	assert.Equal(t, Error, cells[0].Observed)
+	assert.Contains(t, cells[0].Detail, "not by the break")
+	assert.Contains(t, cells[0].Detail, "unable to handle the request")
+
+	cells = ClassifyLive(m, rep(chk("L-QOS", report.Fail, "pods listed")), nil)
+	assert.Equal(t, Error, cells[0].Observed)
+	assert.Contains(t, cells[0].Detail, "no miss recorded")
+
+	gone := rep(chk("L-QOS", report.Fail, "MISS pod backend-1: status.qosClass: expected Burstable, got Guaranteed"))
+	gone.Notes = []string{"the cluster is gone: API server /readyz: connection refused (4 checks in a row over 4s)"}
+	cells = ClassifyLive(m, gone, nil)
+	assert.Equal(t, Error, cells[0].Observed)
+	assert.Contains(t, cells[0].Detail, "cluster went away")
+}
+
+// A report left by an earlier self-test is removed before the run: a run
+// that writes none is an error, never judged by the old verdicts.
+func TestBinaryRunnerRemovesAnEarlierReport(t *testing.T) {
+	dir := t.TempDir()
+	art := filepath.Join(dir, "art")
+	require.NoError(t, os.MkdirAll(art, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(art, "report.json"), []byte(`{"checks":[{"id":"L-DNS","verdict":"FAIL","measurements":["MISS old"]}]}`), 0o644))
+	bin := filepath.Join(dir, "e2e.test")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	_, err := BinaryRunner{Binary: bin, Dir: dir, Grace: time.Second}.Run(context.Background(), LiveRun{Mutant: mutant("a", "L-DNS"), Artifacts: art})
+	require.Error(t, err)
+	_, err = ReadRunReport(art)
+	require.ErrorIs(t, err, os.ErrNotExist, "the earlier report is gone")
 }
 
 // TestBinaryRunnerPassesTheRunsEnvironment runs a stand-in for the e2e
@@ -248,7 +296,7 @@ func TestControlRunDiscreditsChecksThatFailOnGoodManifests(t *testing.T) {
 	}
 	runner := &fakeRunner{reports: map[string]*RunReport{
 		ControlName: rep(good...),
-		"a":         rep(chk("L-DNS", report.Fail), chk("L-QOS", report.Fail)),
+		"a":         rep(chk("L-DNS", report.Fail, "MISS no answer"), chk("L-QOS", report.Fail, "MISS Guaranteed")),
 	}}
 	restorer := &fakeRestorer{}
 	cr, rows := Driver{Runner: runner, Restorer: restorer, Log: &bytes.Buffer{}}.RunLive(context.Background(), &control, PlanLive([]Mutant{mutant("a", "L-DNS", "L-QOS")}, art, "kc", time.Minute))

@@ -34,6 +34,10 @@ type Descriptor struct {
 	// Static and Live are the catalogue IDs that must fail on the mutant.
 	Static []string `json:"static"`
 	Live   []string `json:"live"`
+	// Expect gives, for every live ID, the words one of its misses must
+	// contain: a check that fails for another reason (an API error, a
+	// cluster short of room) has not seen the break.
+	Expect map[string][]string `json:"expect,omitempty"`
 	// Slow, when set, says why the mutant's live run takes minutes (a check
 	// that can only fail at its deadline). Slow mutants run live only when
 	// asked (selftest -slow, SLOW=1; the weekly workflow does), so that
@@ -124,6 +128,16 @@ func (m Mutant) validate(path string) error {
 	for _, id := range m.Live {
 		if !slices.Contains(LiveIDs, id) {
 			errs = append(errs, fmt.Errorf("selftest: %s: live: %q is not a live catalogue ID (%v)", path, id, LiveIDs))
+		}
+	}
+	for _, id := range m.Live {
+		if len(m.Expect[id]) == 0 || slices.Contains(m.Expect[id], "") {
+			errs = append(errs, fmt.Errorf("selftest: %s: expect: %s has no words its miss must contain: say how the check sees the break", path, id))
+		}
+	}
+	for id := range m.Expect {
+		if !slices.Contains(m.Live, id) {
+			errs = append(errs, fmt.Errorf("selftest: %s: expect: %s is not one of the mutant's live IDs %v", path, id, m.Live))
 		}
 	}
 	if dup := duplicates(m.Static, m.Live); len(dup) > 0 {

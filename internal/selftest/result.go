@@ -60,6 +60,8 @@ type MutantResult struct {
 	Artifacts string        `json:"artifacts,omitempty"`
 	Err       string        `json:"error,omitempty"`
 	Cleanup   string        `json:"cleanup,omitempty"` // what had to be removed after the run
+	// RestoreErr: the cluster could not be brought back after this mutant.
+	RestoreErr string `json:"restoreError,omitempty"`
 }
 
 // Caught lists the IDs of a tier the mutant was caught by (named or not).
@@ -115,9 +117,14 @@ func (r *Result) Judge(all bool) {
 			if !c.OK() {
 				r.Problems = append(r.Problems, fmt.Sprintf("%s: %s %s expected to fail, observed %s: %s", m.Name, c.Tier, c.ID, c.Observed, c.Detail))
 			}
-			if c.Tier == Live && c.Observed == Caught {
+			// Only named catches count: an extra failure was not checked
+			// against the break's expected words.
+			if c.Tier == Live && c.Observed == Caught && c.Expected {
 				caughtBy[c.ID] = append(caughtBy[c.ID], m.Name)
 			}
+		}
+		if m.RestoreErr != "" {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: the cluster could not be restored after it: %s", m.Name, m.RestoreErr))
 		}
 		if m.Live && len(m.Caught(Live)) == 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s: no live check caught this mutant (%s)", m.Name, m.Why))

@@ -43,6 +43,16 @@ func TestJudgeExtraCatchesAreNotFatal(t *testing.T) {
 	r.Judge(false)
 	assert.True(t, r.Passed, r.Problems)
 	assert.Contains(t, Grid(r.Mutants), "+")
+
+	// An extra catch does not stand in for an ID no named mutant caught.
+	var rows []MutantResult
+	for _, id := range LiveIDs[:len(LiveIDs)-1] {
+		rows = append(rows, caughtRow("m-"+id, id))
+	}
+	rows[0].Cells = append(rows[0].Cells, Cell{Tier: Live, ID: "L-QOS", Observed: Caught})
+	r = Result{Mode: string(Live), Mutants: rows}
+	r.Judge(true)
+	assert.Contains(t, strings.Join(r.Problems, "\n"), "L-QOS caught no mutant")
 }
 
 func TestResultFiles(t *testing.T) {

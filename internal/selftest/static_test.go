@@ -100,14 +100,17 @@ func TestLiveIDsMatchTheE2ESources(t *testing.T) {
 
 func TestLoadMutantRejectsBadDescriptors(t *testing.T) {
 	cases := map[string]string{
-		"unknown field":  "why: x\nstatic: [BD-7]\nlivee: [L-DNS]\n",
-		"unknown static": "why: x\nstatic: [BD-99]\n",
-		"live as static": "why: x\nstatic: [L-DNS]\n",
-		"unknown live":   "why: x\nlive: [L-NOPE]\n",
-		"names nothing":  "why: x\n",
-		"no why":         "static: [BD-7]\n",
-		"named twice":    "why: x\nlive: [L-DNS, L-DNS]\n",
-		"not yaml":       "why: [x\n",
+		"unknown field":   "why: x\nstatic: [BD-7]\nlivee: [L-DNS]\n",
+		"unknown static":  "why: x\nstatic: [BD-99]\n",
+		"live as static":  "why: x\nstatic: [L-DNS]\n",
+		"unknown live":    "why: x\nlive: [L-NOPE]\n",
+		"names nothing":   "why: x\n",
+		"no why":          "static: [BD-7]\n",
+		"named twice":     "why: x\nlive: [L-DNS, L-DNS]\n",
+		"live, no expect": "why: x\nlive: [L-DNS]\n",
+		"empty expect":    "why: x\nlive: [L-DNS]\nexpect:\n  L-DNS: [\"\"]\n",
+		"expect unnamed":  "why: x\nlive: [L-DNS]\nexpect:\n  L-DNS: [a]\n  L-LB: [b]\n",
+		"not yaml":        "why: [x\n",
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
