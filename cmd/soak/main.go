@@ -62,7 +62,7 @@ func main() {
 	flag.BoolVar(&o.interrupt, "interrupt", os.Getenv("INTERRUPT") == "1", "interrupt each run at a seeded moment (INTERRUPT=1)")
 	flag.Uint64Var(&o.seed, "seed", uint64(envInt("SEED", int(time.Now().UnixNano()%1_000_000))), "seed of the interruption schedule (SEED)")
 	flag.DurationVar(&o.earliest, "earliest", 2*time.Second, "earliest interruption moment after a run starts")
-	flag.DurationVar(&o.latest, "latest", 200*time.Second, "latest interruption moment (a full run takes about 3.5 min)")
+	flag.DurationVar(&o.latest, "latest", 180*time.Second, "latest interruption moment (a full run takes 3-4 min; a moment after its end interrupts nothing)")
 	flag.DurationVar(&o.at, "at", 0, "replay: interrupt one run at exactly this moment")
 	flag.StringVar(&o.signal, "signal", "INT", "replay: the signal for -at (INT or TERM)")
 	flag.BoolVar(&o.final, "final-run", true, "after interrupted runs, one full run that must start cleanly and pass")
@@ -75,6 +75,10 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if o.runs < 1 && o.at == 0 {
+		fmt.Fprintf(os.Stderr, "soak: RUNS=%d: at least one run is needed (zero runs prove nothing)\n", o.runs)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -197,6 +201,13 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	sum := selftest.Summarise(full)
 	ok := ctx.Err() == nil && sum.Passed == sum.Runs
+	// The last run has no next run to find its traces: look once more.
+	var left selftest.Traces
+	if end, err := selftest.Observe(context.WithoutCancel(ctx), r.lister, r.root); err != nil {
+		left, ok = selftest.Traces{"(could not list: " + err.Error() + ")"}, false
+	} else if left = end.Since(before); len(left) > 0 {
+		ok = false
+	}
 	for _, x := range append(append([]selftest.RunOutcome(nil), interrupted...), full...) {
 		if len(x.StartTraces) > 0 {
 			ok = false
@@ -208,26 +219,47 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	if len(interrupted) > 0 {
 		fmt.Printf("\n=== interrupted runs (seed %d) ===\n", o.seed)
+		hit := 0
 		for _, x := range interrupted {
 			in := x.Interrupt
-			verdict := "clean"
-			if !in.Clean() {
-				verdict, ok = "LEFT TRACES", false
-			}
-			if in.Killed {
-				verdict += ", KILLED (no exit within " + selftest.RunExit.Timeout.String() + ")"
-			}
-			if in.EndedFirst {
-				verdict += ", but the run had ended before its moment: not interrupted"
+			var verdict string
+			switch {
+			case in.EndedFirst && x.Passed && len(in.Leftovers) == 0:
+				verdict = "NOT INTERRUPTED: the run ended before its moment (it passed and left nothing)"
+			case in.EndedFirst:
+				verdict, ok = fmt.Sprintf("NOT INTERRUPTED, and the run FAILED %v %s", x.Failed, x.Err), false
+			case in.Clean():
+				verdict = "clean"
+				hit++
+			default:
+				verdict, ok = "NOT CLEAN", false
+				if in.Killed {
+					verdict += ", KILLED (no exit within " + selftest.RunExit.Timeout.String() + ")"
+				}
+				if in.ExitedZero {
+					verdict += ", exited 0 after the signal (it had no effect)"
+				}
+				if in.SignalErr != "" {
+					verdict += ", " + in.SignalErr
+				}
+				if len(in.Leftovers) > 0 {
+					verdict += ", LEFT TRACES"
+				}
 			}
 			fmt.Printf("%s: exit %d after %s: %s %v\n    last line before the signal: %s\n", in.Interruption, in.ExitCode, in.ExitAfter.Round(100*time.Millisecond), verdict, in.Leftovers, in.LastLine)
 		}
+		fmt.Printf("%d of %d runs interrupted as scheduled and clean\n", hit, len(interrupted))
+	}
+	if len(left) > 0 {
+		fmt.Printf("soak: NOT CLEAN at the end: traces the runs left: %v\n", left)
 	}
 	raw, err := json.MarshalIndent(struct {
 		Seed        uint64                `json:"seed,omitempty"`
 		Summary     selftest.SoakSummary  `json:"summary"`
 		Interrupted []selftest.RunOutcome `json:"interrupted,omitempty"`
-	}{o.seed, sum, interrupted}, "", "  ")
+		Left        selftest.Traces       `json:"leftAtTheEnd,omitempty"`
+		Passed      bool                  `json:"passed"`
+	}{o.seed, sum, interrupted, left, ok}, "", "  ")
 	if err != nil {
 		return false, err
 	}
@@ -250,10 +282,21 @@ type runner struct {
 // Ctrl-C reaches a whole `go test` process group), and interrupts it if told.
 func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interruption) selftest.RunOutcome {
 	out := selftest.RunOutcome{Run: n, Artifacts: art, ExitCode: -1}
+	if in != nil {
+		out.Interrupt = &selftest.InterruptOutcome{Interruption: *in}
+	}
 	fail := func(err error) selftest.RunOutcome {
 		out.Err = err.Error()
+		if out.Interrupt != nil {
+			out.Interrupt.SignalErr = "the run never started: " + err.Error()
+		}
 		fmt.Printf("soak: run %02d: %v\n", n, err)
 		return out
+	}
+	// An earlier soak's report in this folder must never stand in for a run
+	// that writes none.
+	if err := os.RemoveAll(art); err != nil {
+		return fail(err)
 	}
 	if err := os.MkdirAll(art, 0o755); err != nil {
 		return fail(err)
@@ -287,7 +330,6 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 	var at <-chan time.Time
 	if in != nil {
 		at = time.After(in.At)
-		out.Interrupt = &selftest.InterruptOutcome{Interruption: *in}
 	}
 	var waitErr error
 	var signalled time.Time
@@ -300,12 +342,18 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 			signalled = time.Now()
 			out.Interrupt.LastLine = last.get()
 			fmt.Printf("soak: run %02d: sending SIG%s at %s (last line: %s)\n", n, selftest.SignalName(in.Signal), time.Since(start).Round(100*time.Millisecond), out.Interrupt.LastLine)
-			out.Interrupt.SignalErr = signalGroup(group, in.Signal)
+			gone, msg := signalGroup(group, in.Signal)
+			if gone {
+				// The run's process had exited; only its output was still
+				// draining. It ended before its moment.
+				signalled = time.Time{}
+			}
+			out.Interrupt.SignalErr = msg
 			waitErr = r.waitExit(done, group, out.Interrupt)
 			waiting = false
 		case <-ctx.Done():
 			fmt.Printf("soak: interrupted: stopping run %02d\n", n)
-			if msg := signalGroup(group, syscall.SIGINT); msg != "" {
+			if _, msg := signalGroup(group, syscall.SIGINT); msg != "" {
 				fmt.Printf("soak: run %02d: %s\n", n, msg)
 			}
 			waitErr = r.waitExit(done, group, &selftest.InterruptOutcome{})
@@ -324,21 +372,20 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 	}
 	if rep, err := selftest.ReadRunReport(art); err == nil {
 		out.Report = rep
-		for _, c := range rep.Checks {
-			if c.Verdict == "FAIL" {
-				out.Failed = append(out.Failed, c.ID)
-			}
-		}
-	} else if in == nil {
+		out.Failed = notPassed(rep)
+	} else if in == nil || signalled.IsZero() {
 		out.Err = strings.TrimPrefix(out.Err+"; no report.json: "+err.Error(), "; ")
 	}
-	out.Passed = out.ExitCode == 0 && out.Report != nil && in == nil
+	// A full run passes when it exits 0 and its report has a PASS for every
+	// live ID: a check that vanished from the suite is no pass.
+	out.Passed = out.ExitCode == 0 && out.Report != nil && len(out.Failed) == 0 && (in == nil || signalled.IsZero())
 	if in != nil {
 		out.Interrupt.ExitCode = out.ExitCode
 		if signalled.IsZero() {
 			out.Interrupt.EndedFirst = true
 		} else {
 			out.Interrupt.ExitAfter = time.Since(signalled)
+			out.Interrupt.ExitedZero = out.ExitCode == 0
 		}
 		post, err := selftest.Observe(context.WithoutCancel(ctx), r.lister, r.root)
 		if err != nil {
@@ -349,10 +396,12 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 	}
 	verdict := "PASS"
 	switch {
+	case in != nil && out.Interrupt.EndedFirst:
+		verdict = fmt.Sprintf("ended before its moment (%s), not interrupted; passed %v, left %v", in.At, out.Passed, out.Interrupt.Leftovers)
 	case in != nil && out.Interrupt.Clean():
 		verdict = "interrupted, clean"
 	case in != nil:
-		verdict = fmt.Sprintf("interrupted, LEFT %v", out.Interrupt.Leftovers)
+		verdict = fmt.Sprintf("interrupted, NOT CLEAN: killed %v, exited 0 %v, signal error %q, left %v", out.Interrupt.Killed, out.Interrupt.ExitedZero, out.Interrupt.SignalErr, out.Interrupt.Leftovers)
 	case !out.Passed:
 		verdict = fmt.Sprintf("FAIL %v %s", out.Failed, out.Err)
 	}
@@ -361,13 +410,40 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 }
 
 // signalGroup signals a run's process group (group is the negative pgid)
-// and says why it could not; a group already gone (ESRCH) is no failure:
-// the run ended on its own.
-func signalGroup(group int, sig syscall.Signal) string {
-	if err := syscall.Kill(group, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Sprintf("could not send %s to process group %d: %v", sig, -group, err)
+// and says why it could not. A group already gone (ESRCH) is no failure but
+// no delivery either: the run had ended on its own (gone).
+func signalGroup(group int, sig syscall.Signal) (gone bool, msg string) {
+	err := syscall.Kill(group, sig)
+	switch {
+	case err == nil:
+		return false, ""
+	case errors.Is(err, syscall.ESRCH):
+		return true, ""
+	default:
+		return false, fmt.Sprintf("could not send %s to process group %d: %v", sig, -group, err)
 	}
-	return ""
+}
+
+// notPassed lists the live IDs a full run's report does not pass: FAIL, SKIP
+// or no verdict at all.
+func notPassed(rep *selftest.RunReport) []string {
+	verdicts := map[string]string{}
+	for _, c := range rep.Checks {
+		verdicts[c.ID] = c.Verdict
+	}
+	var out []string
+	for _, id := range selftest.LiveIDs {
+		switch v := verdicts[id]; v {
+		case "PASS":
+		case "":
+			out = append(out, id+" (no verdict)")
+		case "FAIL":
+			out = append(out, id)
+		default:
+			out = append(out, id+" ("+v+")")
+		}
+	}
+	return out
 }
 
 // waitExit gives a signalled run its grace to tear down, then kills its group.
@@ -377,7 +453,7 @@ func (r runner) waitExit(done <-chan error, group int, o *selftest.InterruptOutc
 		return err
 	case <-time.After(r.grace):
 		o.Killed = true
-		if msg := signalGroup(group, syscall.SIGKILL); msg != "" {
+		if _, msg := signalGroup(group, syscall.SIGKILL); msg != "" {
 			o.SignalErr = msg
 		}
 		return <-done

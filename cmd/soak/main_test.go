@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,11 +29,11 @@ const standIn = `#!/bin/sh
 kc="$ROOT/_build/kubeconfig-todoconf-$$-abcd"
 touch "$kc"
 echo "live: cluster create ..."
-trap 'echo "live: tearing down"; [ "$LEAK" = 1 ] || rm -f "$kc"; exit 130' INT TERM
+trap 'echo "live: tearing down"; [ "$LEAK" = 1 ] || rm -f "$kc"; exit ${TRAPEXIT:-130}' INT TERM
 [ "$IGNORE" = 1 ] && trap '' INT TERM
 if [ "$FINISH" = 1 ]; then
   rm -f "$kc"
-  printf '{"checks":[{"id":"L-DNS","verdict":"PASS","duration":3000000000}],"phases":[{"name":"cluster create","duration":60000000000}]}' > "$ARTIFACTS/report.json"
+  [ -n "$REPORT" ] && printf '%s' "$REPORT" > "$ARTIFACTS/report.json"
   exit 0
 fi
 while :; do sleep 0.05; done
@@ -43,9 +45,10 @@ func setup(t *testing.T, env ...string) (runner, string) {
 	bin := filepath.Join(root, "e2e.test")
 	require.NoError(t, os.WriteFile(bin, []byte(standIn), 0o755))
 	t.Setenv("ROOT", root)
-	for _, e := range []string{"LEAK", "IGNORE", "FINISH"} {
+	for _, e := range []string{"LEAK", "IGNORE", "FINISH", "TRAPEXIT"} {
 		t.Setenv(e, "")
 	}
+	t.Setenv("REPORT", reportOf(selftest.LiveIDs...))
 	for i := 0; i+1 < len(env); i += 2 {
 		t.Setenv(env[i], env[i+1])
 	}
@@ -95,6 +98,65 @@ func TestFullRunIsReadFromItsReport(t *testing.T) {
 	assert.Equal(t, "cluster create", out.Report.Phases[0].Name)
 	_, err := os.Stat(filepath.Join(root, "run-01", "output.log"))
 	require.NoError(t, err)
+}
+
+// reportOf is a report.json in which the given IDs passed.
+func reportOf(ids ...string) string {
+	var checks []string
+	for _, id := range ids {
+		checks = append(checks, `{"id":"`+id+`","verdict":"PASS","duration":3000000000}`)
+	}
+	return `{"checks":[` + strings.Join(checks, ",") + `],"phases":[{"name":"cluster create","duration":60000000000}]}`
+}
+
+// A run whose report lacks a check (a lane dropped from the suite) is no pass.
+func TestFullRunWithoutEveryCheckIsNoPass(t *testing.T) {
+	r, root := setup(t, "FINISH", "1", "REPORT", reportOf(selftest.LiveIDs[:len(selftest.LiveIDs)-1]...))
+	out := r.one(context.Background(), 1, filepath.Join(root, "run-01"), nil)
+	assert.False(t, out.Passed)
+	assert.Equal(t, []string{"L-QOS (no verdict)"}, out.Failed)
+}
+
+// A report an earlier soak left in the run's folder is removed first: a run
+// that writes none has no report, and does not pass.
+func TestFullRunDoesNotReadAnEarlierReport(t *testing.T) {
+	r, root := setup(t, "FINISH", "1", "REPORT", "")
+	art := filepath.Join(root, "run-01")
+	require.NoError(t, os.MkdirAll(art, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(art, "report.json"), []byte(reportOf(selftest.LiveIDs...)), 0o644))
+	out := r.one(context.Background(), 1, art, nil)
+	assert.False(t, out.Passed)
+	assert.Nil(t, out.Report)
+	assert.Contains(t, out.Err, "no report.json")
+}
+
+// A run over before its moment was not interrupted: it is judged as a full
+// run and never counted as a clean interruption.
+func TestRunThatEndsBeforeItsMomentIsNotAnInterruption(t *testing.T) {
+	r, root := setup(t, "FINISH", "1")
+	out := r.one(context.Background(), 1, filepath.Join(root, "run-01"), &selftest.Interruption{Run: 1, At: time.Minute, Signal: syscall.SIGINT})
+	require.NotNil(t, out.Interrupt)
+	assert.True(t, out.Interrupt.EndedFirst)
+	assert.False(t, out.Interrupt.Clean())
+	assert.True(t, out.Passed, "judged as a full run: %s %v", out.Err, out.Failed)
+}
+
+// A run that exits 0 after its signal acted as if it had none.
+func TestRunThatExitsZeroAfterItsSignalIsNotClean(t *testing.T) {
+	r, root := setup(t, "TRAPEXIT", "0")
+	out := r.one(context.Background(), 1, filepath.Join(root, "run-01"), &selftest.Interruption{Run: 1, At: 300 * time.Millisecond, Signal: syscall.SIGTERM})
+	assert.True(t, out.Interrupt.ExitedZero)
+	assert.False(t, out.Interrupt.Clean())
+}
+
+// A signal to a group that is gone reports it, and is not an error.
+func TestSignalGroupGone(t *testing.T) {
+	cmd := exec.Command("true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Run())
+	gone, msg := signalGroup(-cmd.Process.Pid, syscall.SIGINT)
+	assert.True(t, gone)
+	assert.Empty(t, msg)
 }
 
 func TestLastLine(t *testing.T) {

@@ -240,16 +240,22 @@ type InterruptOutcome struct {
 	ExitCode  int           `json:"exitCode"`
 	// Killed: the run did not exit within RunExit and was killed.
 	Killed bool `json:"killed,omitempty"`
-	// EndedFirst: the run was over before the moment came (not interrupted).
+	// EndedFirst: the run was over before the moment came (not interrupted);
+	// it is then judged as a full run.
 	EndedFirst bool `json:"endedFirst,omitempty"`
+	// ExitedZero: the run got the signal and still exited 0, as if it had
+	// not: the signal had no effect.
+	ExitedZero bool `json:"exitedZero,omitempty"`
 	// SignalErr: a signal could not be sent (other than to a group already
 	// gone), so the run was not interrupted as scheduled.
 	SignalErr string `json:"signalErr,omitempty"`
 	Leftovers Traces `json:"leftovers"`
 }
 
-// Clean reports whether the interrupted run got its signal, exited by itself
-// and left nothing.
+// Clean reports whether the interrupted run got its signal, acted on it
+// (a non-zero exit, by itself within the grace) and left nothing. A run that
+// ended before its moment was not interrupted and is never a clean
+// interruption.
 func (o InterruptOutcome) Clean() bool {
-	return !o.Killed && o.SignalErr == "" && len(o.Leftovers) == 0
+	return !o.EndedFirst && !o.Killed && !o.ExitedZero && o.SignalErr == "" && len(o.Leftovers) == 0
 }

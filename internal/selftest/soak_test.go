@@ -241,4 +241,13 @@ func TestInterruptOutcomeCleanNeedsTheSignal(t *testing.T) {
 	if (InterruptOutcome{Killed: true}).Clean() {
 		t.Fatal("a killed run was called clean")
 	}
+	if (InterruptOutcome{EndedFirst: true}).Clean() {
+		t.Fatal("a run that ended before its moment was called a clean interruption")
+	}
+	if (InterruptOutcome{ExitedZero: true}).Clean() {
+		t.Fatal("a run that exited 0 after the signal (the signal had no effect) was called clean")
+	}
+	if (InterruptOutcome{Leftovers: Traces{"volume 4d86"}}).Clean() {
+		t.Fatal("a run that left a volume was called clean")
+	}
 }

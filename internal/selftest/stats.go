@@ -214,13 +214,22 @@ func (s SoakSummary) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "%s\tn\tmin\tmedian\tmax\tnot measured\tseed window\tleast margin\n", group.title)
+		probes := group.title == "probe measurement"
+		header := "%s\tn\tmin\tmedian\tmax\tnot measured\n"
+		if probes {
+			header = "%s\tn\tmin\tmedian\tmax\tnot measured\tseed window\tleast margin\n"
+		}
+		fmt.Fprintf(tw, header, group.title)
 		for _, sp := range group.rows {
-			window, margin := "", ""
-			if sp.Window != nil {
-				window, margin = fmt.Sprintf("[%s, %s]", sp.Window.Min, sp.Window.Max), round(sp.Margin).String()
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d", sp.Name, sp.N, round(sp.Min), round(sp.Median), round(sp.Max), sp.Misses)
+			if probes {
+				window, margin := "", ""
+				if sp.Window != nil {
+					window, margin = fmt.Sprintf("[%s, %s]", sp.Window.Min, sp.Window.Max), round(sp.Margin).String()
+				}
+				fmt.Fprintf(tw, "\t%s\t%s", window, margin)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", sp.Name, sp.N, round(sp.Min), round(sp.Median), round(sp.Max), sp.Misses, window, margin)
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}
