@@ -242,10 +242,22 @@ func CoverageMarkdown(ms []Mutant) string {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", m.Name, m.Why, dash(m.Static), live)
 	}
-	b.WriteString("\n| live ID | mutants |\n| --- | --- |\n")
+	b.WriteString("\n| live ID | mutants (a catch counts when a miss says) |\n| --- | --- |\n")
 	cov := Coverage(ms)
+	byName := map[string]Mutant{}
+	for _, m := range ms {
+		byName[m.Name] = m
+	}
 	for _, id := range LiveIDs {
-		fmt.Fprintf(&b, "| %s | %s |\n", id, strings.Join(cov[id], ", "))
+		var cells []string
+		for _, name := range cov[id] {
+			var words []string
+			for _, w := range byName[name].Expect[id] {
+				words = append(words, "“"+w+"”")
+			}
+			cells = append(cells, fmt.Sprintf("%s (%s)", name, strings.Join(words, " or ")))
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", id, strings.Join(cells, "; "))
 	}
 	return b.String()
 }

@@ -94,3 +94,12 @@ func TestCoverageMarkdownListsEveryLiveID(t *testing.T) {
 		assert.Contains(t, md, "`"+m.Name+"`")
 	}
 }
+
+// The README's coverage matrix is the fixtures' own (go run ./cmd/selftest
+// -markdown): a mutant added, dropped or changed shows there.
+func TestREADMECoverageMatrixIsCurrent(t *testing.T) {
+	root, ms := loadRepoMutants(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), CoverageMarkdown(ms), "README.md's coverage matrix is stale: paste `go run ./cmd/selftest -markdown`")
+}
