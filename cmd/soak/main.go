@@ -93,8 +93,8 @@ func main() {
 }
 
 // summariseDirs prints the soak statistics of runs made elsewhere (make
-// conformance, CI): a run passed when every check in its report passed or
-// was skipped and its setup did not fail.
+// conformance, CI): a run passed when its setup did not fail and every live
+// ID has a PASS. Any run that did not pass makes it fail.
 func summariseDirs(list string) error {
 	var runs []selftest.RunOutcome
 	for _, pat := range strings.Split(list, ",") {
@@ -110,20 +110,20 @@ func summariseDirs(list string) error {
 			if err != nil {
 				return err
 			}
-			out := selftest.RunOutcome{Run: len(runs) + 1, Artifacts: d, Report: rep, Wall: rep.Total, Passed: !rep.SetupFailed() && len(rep.Checks) > 0}
-			for _, c := range rep.Checks {
-				if c.Verdict == "FAIL" || c.Verdict == "" {
-					out.Failed = append(out.Failed, c.ID)
-					out.Passed = false
-				}
-			}
+			// The same judgement as a soak's own runs: every live ID PASS.
+			out := selftest.RunOutcome{Run: len(runs) + 1, Artifacts: d, Report: rep, Wall: rep.Total, Failed: notPassed(rep)}
+			out.Passed = !rep.SetupFailed() && len(out.Failed) == 0
 			runs = append(runs, out)
 		}
 	}
 	if len(runs) == 0 {
 		return fmt.Errorf("no report.json under %s", list)
 	}
-	selftest.Summarise(runs).Print(os.Stdout)
+	sum := selftest.Summarise(runs)
+	sum.Print(os.Stdout)
+	if sum.Passed != sum.Runs {
+		return fmt.Errorf("%d of %d runs did not pass", sum.Runs-sum.Passed, sum.Runs)
+	}
 	return nil
 }
 

@@ -177,6 +177,13 @@ func TestSummariseDirsReadsOtherRuns(t *testing.T) {
 		require.NoError(t, os.MkdirAll(d, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(d, "report.json"), []byte(body), 0o644))
 	}
-	require.NoError(t, summariseDirs(filepath.Join(dir, "run-*")))
+	err := summariseDirs(filepath.Join(dir, "run-*"))
+	require.Error(t, err, "run-02 failed L-DNS, and neither run has every live ID")
+	assert.Contains(t, err.Error(), "2 of 2 runs did not pass")
 	require.Error(t, summariseDirs(filepath.Join(dir, "none-*")))
+
+	good := filepath.Join(dir, "good-01")
+	require.NoError(t, os.MkdirAll(good, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(good, "report.json"), []byte(reportOf(selftest.LiveIDs...)), 0o644))
+	require.NoError(t, summariseDirs(good))
 }
