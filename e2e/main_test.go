@@ -68,6 +68,9 @@ func TestMain(m *testing.M) {
 	if err := suite.FinishErr(); err != nil && code == 0 {
 		code = 1
 	}
+	if suite.Interrupted() {
+		code = 130 // as the signal trap exits, whichever gets there first
+	}
 	os.Exit(code)
 }
 

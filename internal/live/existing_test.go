@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -108,6 +109,42 @@ func TestRemoveCreatedOnAnExistingCluster(t *testing.T) {
 	assert.True(t, isNotFound(err))
 	_, err = cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
 	assert.NoError(t, err)
+}
+
+// A signal's teardown (Cleanup) on an existing cluster removes what the run
+// created, as Finish does; it used to return at once, and the trap then told
+// the reaper "done", leaving the run's namespaces behind.
+func TestCleanupOnAnExistingClusterRemovesWhatTheRunCreated(t *testing.T) {
+	s, cs := testSuite(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})
+	ctx := context.Background()
+	s.ExistingKubeconfig = "/dev/null"
+	require.NoError(t, NewLane(s, "l").Namespace(ctx, "probe-liveness-fail-backend", nil))
+	require.NoError(t, s.Cleanup())
+	_, err := cs.CoreV1().Namespaces().Get(ctx, "probe-liveness-fail-backend", metav1.GetOptions{})
+	assert.True(t, isNotFound(err), "the run's namespace is gone: %v", err)
+	_, err = cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	assert.NoError(t, err)
+	require.NoError(t, s.Cleanup(), "a second call (Finish after the trap) gets the first one's result")
+}
+
+// An interrupted run's context ends with ErrInterrupted: the run knows it
+// was stopped, and does not read it as the cluster gone.
+func TestInterruptedIsNotClusterGone(t *testing.T) {
+	s, _ := testSuite(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s.runCtx, s.stopWatch = ctx, cancel
+	assert.False(t, s.Interrupted())
+	cancel(ErrInterrupted{Signal: syscall.SIGTERM})
+	assert.True(t, s.Interrupted())
+	assert.NoError(t, s.Gone())
+	assert.Contains(t, context.Cause(ctx).Error(), "interrupted by terminated")
+
+	s2, _ := testSuite(t)
+	ctx2, cancel2 := context.WithCancelCause(context.Background())
+	s2.runCtx, s2.stopWatch = ctx2, cancel2
+	cancel2(ErrClusterGone{Last: "0 of 5 node containers running"})
+	assert.False(t, s2.Interrupted())
+	assert.Error(t, s2.Gone())
 }
 
 // D14: a report that cannot be written is an error naming the file, not

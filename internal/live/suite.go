@@ -336,9 +336,8 @@ func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context,
 	switch {
 	case keep && s.Cluster != nil:
 		s.Report.Note("cluster kept (E2E_KEEP_CLUSTER=%s): KUBECONFIG=%s; remove with `make cluster-clean`", s.KeepCluster, s.Kubeconfig)
-	case s.ExistingKubeconfig != "" && s.Clientset != nil:
-		teardownErr = s.phase("teardown", 0, func() error { return s.removeCreated(ctx) })
 	default:
+		// Cleanup runs once: a signal's teardown and this one share it.
 		teardownErr = s.phase("teardown", 0, s.Cleanup)
 	}
 	if teardownErr != nil {
@@ -398,13 +397,24 @@ func (s *Suite) FinishErr() error {
 	return s.finishErr
 }
 
-// Cleanup removes everything the run created on the host. Idempotent; safe
-// from a signal handler while Setup is still creating the cluster.
+// Cleanup removes everything the run created: its kind cluster (with its
+// kubeconfig and data dir), or on an existing cluster the namespaces and PVs
+// it made. It runs once, whoever calls first (the signal trap or Finish), and
+// later callers wait for it and get its error; safe from a signal handler
+// while Setup is still creating the cluster.
 func (s *Suite) Cleanup() error {
 	s.cleanupOnce.Do(func() {
 		s.mu.Lock()
-		c := s.Cluster
+		c, cs := s.Cluster, s.Clientset
 		s.mu.Unlock()
+		if s.ExistingKubeconfig != "" && cs != nil {
+			// An existing cluster stays; what the run created in it goes,
+			// on a signal as at the end.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			s.cleanupErr = s.removeCreated(ctx)
+			return
+		}
 		if c == nil || s.ExistingKubeconfig != "" {
 			return
 		}
@@ -455,14 +465,44 @@ func DeleteRunCluster(ctx context.Context, name, kubeconfig, dataDir string) err
 	return errors.Join(errs...)
 }
 
+// ErrInterrupted is the cause the run's context ends with on Ctrl-C or
+// SIGTERM: every wait still running says it was stopped by the signal, not
+// that the cluster vanished while the teardown removed it.
+type ErrInterrupted struct{ Signal os.Signal }
+
+func (e ErrInterrupted) Error() string {
+	return fmt.Sprintf("interrupted by %s: the run was stopped, its verdicts are no result", e.Signal)
+}
+
+// Interrupted reports whether the run was stopped by a signal.
+func (s *Suite) Interrupted() bool {
+	s.mu.Lock()
+	ctx := s.runCtx
+	s.mu.Unlock()
+	if ctx == nil || ctx.Err() == nil {
+		return false
+	}
+	var in ErrInterrupted
+	return errors.As(context.Cause(ctx), &in)
+}
+
 // TrapSignals tears the run down on Ctrl-C or SIGTERM, with a fresh context,
-// then exits 130.
+// then exits 130. The run's context ends first, with ErrInterrupted, so the
+// checks stop and the watchdog does not mistake the teardown for a cluster
+// that vanished.
 func (s *Suite) TrapSignals() {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig := <-ch
 		s.logf("%s: tearing down before exit", sig)
+		s.mu.Lock()
+		stop := s.stopWatch
+		s.mu.Unlock()
+		if stop != nil {
+			stop(ErrInterrupted{Signal: sig})
+		}
+		s.Report.Note("INTERRUPTED: %v", ErrInterrupted{Signal: sig})
 		if err := s.Cleanup(); err != nil {
 			s.logf("cleanup: %v", err)
 		} else if err := s.reaper.Done(); err != nil {
