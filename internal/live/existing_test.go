@@ -137,7 +137,7 @@ func TestInterruptedIsNotClusterGone(t *testing.T) {
 	cancel(ErrInterrupted{Signal: syscall.SIGTERM})
 	assert.True(t, s.Interrupted())
 	assert.NoError(t, s.Gone())
-	assert.Contains(t, context.Cause(ctx).Error(), "interrupted by terminated")
+	assert.Contains(t, context.Cause(ctx).Error(), "interrupted by a signal (terminated)")
 
 	s2, _ := testSuite(t)
 	ctx2, cancel2 := context.WithCancelCause(context.Background())

@@ -471,7 +471,7 @@ func DeleteRunCluster(ctx context.Context, name, kubeconfig, dataDir string) err
 type ErrInterrupted struct{ Signal os.Signal }
 
 func (e ErrInterrupted) Error() string {
-	return fmt.Sprintf("interrupted by %s: the run was stopped, its verdicts are no result", e.Signal)
+	return fmt.Sprintf("interrupted by a signal (%s): the run was stopped, its verdicts are no result", e.Signal)
 }
 
 // Interrupted reports whether the run was stopped by a signal.
