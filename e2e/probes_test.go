@@ -55,6 +55,7 @@ func probeFeature(id, title string) features.Feature {
 		WithSetup("a namespace and a copy per scenario", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
 			s := c.Suite
+			// Once per lane; the function cannot fail, so there is no error to read.
 			_, _ = live.Require(ctx, c.Lane, "probe floor", func(context.Context) (bool, error) {
 				s.Report.FloorAlso("longest probe window", spec.Seed.LongestWindow())
 				return true, nil

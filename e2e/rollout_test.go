@@ -27,8 +27,11 @@ func rolloutFeature() features.Feature {
 	const id = "L-ROLLOUT"
 	return check(id, "both Deployments become Available; a rolling update keeps ready >= desired and pods <= desired+maxSurge on every event").
 		Assess("both Deployments become Available", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			c, _ := requireAvailable(ctx, t)
-			after, _ := availableApp(ctx)
+			c := checkOf(ctx, t)
+			after, err := availableApp(ctx)
+			if err != nil {
+				c.Fatal(t, "namespace "+spec.Namespace, "not run: %v", err)
+			}
 			for _, w := range lanes.Workloads() {
 				c.Measure(t, "%s Available %s after apply", w.Deployment.Name, after[w.Deployment.Name].Round(100*time.Millisecond))
 			}

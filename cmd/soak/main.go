@@ -111,7 +111,7 @@ func summariseDirs(list string) error {
 				return err
 			}
 			// The same judgement as a soak's own runs: every live ID PASS.
-			out := selftest.RunOutcome{Run: len(runs) + 1, Artifacts: d, Report: rep, Wall: rep.Total, Failed: notPassed(rep)}
+			out := selftest.RunOutcome{Run: len(runs) + 1, Artifacts: d, Report: rep, Wall: rep.Total, Failed: rep.NotPassed()}
 			out.Passed = !rep.SetupFailed() && len(out.Failed) == 0
 			runs = append(runs, out)
 		}
@@ -372,7 +372,7 @@ func (r runner) one(ctx context.Context, n int, art string, in *selftest.Interru
 	}
 	if rep, err := selftest.ReadRunReport(art); err == nil {
 		out.Report = rep
-		out.Failed = notPassed(rep)
+		out.Failed = rep.NotPassed()
 	} else if in == nil || signalled.IsZero() {
 		out.Err = strings.TrimPrefix(out.Err+"; no report.json: "+err.Error(), "; ")
 	}
@@ -422,28 +422,6 @@ func signalGroup(group int, sig syscall.Signal) (gone bool, msg string) {
 	default:
 		return false, fmt.Sprintf("could not send %s to process group %d: %v", sig, -group, err)
 	}
-}
-
-// notPassed lists the live IDs a full run's report does not pass: FAIL, SKIP
-// or no verdict at all.
-func notPassed(rep *selftest.RunReport) []string {
-	verdicts := map[string]string{}
-	for _, c := range rep.Checks {
-		verdicts[c.ID] = c.Verdict
-	}
-	var out []string
-	for _, id := range selftest.LiveIDs {
-		switch v := verdicts[id]; v {
-		case "PASS":
-		case "":
-			out = append(out, id+" (no verdict)")
-		case "FAIL":
-			out = append(out, id)
-		default:
-			out = append(out, id+" ("+v+")")
-		}
-	}
-	return out
 }
 
 // waitExit gives a signalled run its grace to tear down, then kills its group.

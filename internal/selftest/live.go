@@ -41,6 +41,24 @@ func (r *RunReport) clusterGone() string {
 	return ""
 }
 
+// NotPassed lists the live IDs the report does not pass: FAIL, SKIP or no
+// verdict at all. A full run passes only when it is empty.
+func (r *RunReport) NotPassed() []string {
+	var out []string
+	for _, id := range LiveIDs {
+		c, ok := r.check(id)
+		switch {
+		case !ok || c.Verdict == "":
+			out = append(out, id+" (no verdict)")
+		case c.Verdict == report.Fail:
+			out = append(out, id)
+		case c.Verdict != report.Pass:
+			out = append(out, id+" ("+c.Verdict+")")
+		}
+	}
+	return out
+}
+
 // SetupFailed reports whether the run's setup failed.
 func (r *RunReport) SetupFailed() bool { return r.setupFailure() != "" }
 
@@ -192,8 +210,8 @@ func misses(ms []string) int {
 }
 
 // expectedMiss finds a miss that contains one of the expected words: the
-// check failed because it saw the break. With no words given (the control
-// run, an extra catch) any miss will do.
+// check failed because it saw the break. Mutants read from fixtures always
+// give words (LoadMutant requires them); without words any miss counts.
 func expectedMiss(ms []string, words []string) (string, bool) {
 	if len(words) == 0 {
 		return firstMiss(ms), true
