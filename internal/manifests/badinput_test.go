@@ -457,10 +457,13 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 }
 
 // TestServedMinorIsTheLiveTiers keeps servedMinor on the Kubernetes minor
-// the live tier runs.
+// the live tier runs, and moves it with K8S_VERSION.
 func TestServedMinorIsTheLiveTiers(t *testing.T) {
-	assert.True(t, strings.HasPrefix(nodeimage.Pinned.Kubernetes, fmt.Sprintf("v1.%d.", servedMinor)),
-		"servedMinor %d, live tier %s", servedMinor, nodeimage.Pinned.Kubernetes)
+	t.Setenv("K8S_VERSION", "")
+	assert.True(t, strings.HasPrefix(nodeimage.Pinned.Kubernetes, fmt.Sprintf("v1.%d.", servedMinor())),
+		"servedMinor %d, live tier %s", servedMinor(), nodeimage.Pinned.Kubernetes)
+	t.Setenv("K8S_VERSION", "1.37")
+	assert.Equal(t, 37, servedMinor())
 }
 
 // renderPlain renders a kustomization with krusty's defaults and nothing

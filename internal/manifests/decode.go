@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"io"
 	"maps"
 	"regexp"
@@ -42,11 +43,18 @@ var supported = map[schema.GroupVersionKind]bool{
 	{Group: "apps", Version: "v1", Kind: "Deployment"}: true,
 }
 
-// servedMinor is the Kubernetes minor the live tier runs (1.36, the node
-// image pinned in internal/nodeimage; a test keeps the two equal). An API
+// servedMinor is the Kubernetes minor every tier targets (internal/kubeversion,
+// K8S_VERSION): the minor the live tier runs and Helm renders for. An API
 // version whose generated lifecycle says it was removed at or before it is
 // not served, so `kubectl apply` would fail with "no matches for kind".
-const servedMinor = 36
+// Load refuses an unsupported K8S_VERSION before anything is decoded.
+func servedMinor() int {
+	r, err := kubeversion.Target()
+	if err != nil {
+		return kubeversion.Default.Minor()
+	}
+	return r.Minor()
+}
 
 // removedAPI is implemented by every k8s.io/api type with a generated
 // prerelease lifecycle (zz_generated.prerelease-lifecycle.go).
@@ -334,7 +342,7 @@ func servedAPI(where string, gvk schema.GroupVersionKind) error {
 		return nil
 	}
 	major, minor := l.APILifecycleRemoved()
-	if major == 0 || major > 1 || minor > servedMinor {
+	if major == 0 || major > 1 || minor > servedMinor() {
 		return nil
 	}
 	instead := "it has no replacement"

@@ -1,7 +1,7 @@
 package manifests
 
 // A directory with a Chart.yaml is rendered as `helm template` renders it,
-// with the Helm SDK (helm.sh/helm/v3): the same chart loader, values
+// with the Helm SDK (helm.sh/helm/v4): the same chart loader, values
 // coalescing, schema validation, template engine and manifest sorter that
 // `helm template` runs (pkg/action.Install with DryRun and ClientOnly). We
 // call those packages in the order action.Install does rather than
@@ -17,6 +17,7 @@ package manifests
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"io"
 	"net/url"
 	"os"
@@ -26,24 +27,26 @@ import (
 	"strings"
 	"syscall"
 
-	"helm.sh/helm/v3/pkg/chart"
-	chartloader "helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
-	"helm.sh/helm/v3/pkg/strvals"
+	"helm.sh/helm/v4/pkg/chart/common"
+	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	release "helm.sh/helm/v4/pkg/release/v1"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+	"helm.sh/helm/v4/pkg/strvals"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
 // Environment variables that set how a chart is rendered.
 const (
-	EnvRelease     = "MANIFESTS_RELEASE"      // release name (default todo-app), as helm template NAME
-	EnvNamespace   = "MANIFESTS_NAMESPACE"    // release namespace (default todo-app), as --namespace
-	EnvValues      = "MANIFESTS_VALUES"       // comma-separated values files, as -f a.yaml -f b.yaml
-	EnvSet         = "MANIFESTS_SET"          // key=value overrides, as one --set argument (a=1,b=2)
-	EnvKubeVersion = "MANIFESTS_KUBE_VERSION" // Capabilities.KubeVersion, as --kube-version
+	EnvRelease   = "MANIFESTS_RELEASE"   // release name (default todo-app), as helm template NAME
+	EnvNamespace = "MANIFESTS_NAMESPACE" // release namespace (default todo-app), as --namespace
+	EnvValues    = "MANIFESTS_VALUES"    // comma-separated values files, as -f a.yaml -f b.yaml
+	EnvSet       = "MANIFESTS_SET"       // key=value overrides, as one --set argument (a=1,b=2)
 )
 
 // Defaults of the settings: the app's own release and namespace.
@@ -59,7 +62,7 @@ type HelmSettings struct {
 	Namespace   string
 	ValuesFiles []string // -f, in order: later files win
 	Set         []string // --set arguments, in order, applied after the values files
-	KubeVersion string   // --kube-version; empty: the version `helm template` v3 defaults to
+	KubeVersion string   // --kube-version; empty: the target version (internal/kubeversion)
 }
 
 // HelmSettingsFromEnv reads the MANIFESTS_* variables above. Relative values
@@ -68,10 +71,16 @@ type HelmSettings struct {
 // echoed, since it may be a credential.
 func HelmSettingsFromEnv() (HelmSettings, error) {
 	s := HelmSettings{
-		Release:     strings.TrimSpace(os.Getenv(EnvRelease)),
-		Namespace:   strings.TrimSpace(os.Getenv(EnvNamespace)),
-		KubeVersion: strings.TrimSpace(os.Getenv(EnvKubeVersion)),
+		Release:   strings.TrimSpace(os.Getenv(EnvRelease)),
+		Namespace: strings.TrimSpace(os.Getenv(EnvNamespace)),
 	}
+	// One target version for every tier: K8S_VERSION sets the render's
+	// .Capabilities.KubeVersion as it sets the served APIs and the cluster.
+	target, err := kubeversion.Target()
+	if err != nil {
+		return HelmSettings{}, fmt.Errorf("manifests: %w", err)
+	}
+	s.KubeVersion = target.Version
 	if set := os.Getenv(EnvSet); strings.TrimSpace(set) != "" {
 		// One --set argument: helm's own parser splits it on commas and
 		// honours its escapes (\,) and list syntax ({a,b}).
@@ -107,6 +116,9 @@ func (s HelmSettings) withDefaults() HelmSettings {
 	if s.Namespace == "" {
 		s.Namespace = DefaultNamespace
 	}
+	if s.KubeVersion == "" {
+		s.KubeVersion = kubeversion.Default.Version
+	}
 	return s
 }
 
@@ -132,10 +144,8 @@ func (s HelmSettings) validate() error {
 			return fmt.Errorf("manifests: --set overrides (%s) are malformed: %v (want key=value[,key=value], as helm --set)", EnvSet, err)
 		}
 	}
-	if s.KubeVersion != "" {
-		if _, err := chartutil.ParseKubeVersion(s.KubeVersion); err != nil {
-			return fmt.Errorf("manifests: Kubernetes version (%s) %q: %v", EnvKubeVersion, s.KubeVersion, err)
-		}
+	if _, err := common.ParseKubeVersion(s.KubeVersion); err != nil {
+		return fmt.Errorf("manifests: Kubernetes version (%s) %q: %v", kubeversion.Env, s.KubeVersion, err)
 	}
 	return nil
 }
@@ -190,27 +200,24 @@ func renderChart(dir string, s HelmSettings) (docs []RenderedDoc, hooks []string
 		return fail("dependencies listed in Chart.yaml but missing from charts/: %s. Dependencies are never downloaded: vendor them into %s (helm dependency build, then keep charts/)",
 			strings.Join(missing, ", "), filepath.Join(dir, "charts")+string(filepath.Separator))
 	}
-	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
+	if err := chartutil.ProcessDependencies(chrt, vals); err != nil {
 		return fail("dependencies: %v", err)
 	}
 
-	caps := chartutil.DefaultCapabilities.Copy()
-	caps.KubeVersion = defaultKubeVersion
-	if s.KubeVersion != "" {
-		kv, err := chartutil.ParseKubeVersion(s.KubeVersion)
-		if err != nil {
-			return fail("%v", err) // validate checked it already
-		}
-		caps.KubeVersion = *kv
+	caps := common.DefaultCapabilities.Copy()
+	kv, err := common.ParseKubeVersion(s.KubeVersion)
+	if err != nil {
+		return fail("%v", err) // validate checked it already
 	}
+	caps.KubeVersion = *kv
 	if c := chrt.Metadata.KubeVersion; c != "" && !chartutil.IsCompatibleRange(c, caps.KubeVersion.String()) {
-		return fail("chart requires kubeVersion %s, which is incompatible with Kubernetes %s (set %s)", c, caps.KubeVersion.String(), EnvKubeVersion)
+		return fail("chart requires kubeVersion %s, which is incompatible with Kubernetes %s, the target version (set %s)", c, caps.KubeVersion.String(), kubeversion.Env)
 	}
 	if err := schemasAreLocal(chrt); err != nil {
 		return fail("%v", err)
 	}
-	options := chartutil.ReleaseOptions{Name: s.Release, Namespace: s.Namespace, Revision: 1, IsInstall: true}
-	renderVals, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, options, caps, false)
+	options := common.ReleaseOptions{Name: s.Release, Namespace: s.Namespace, Revision: 1, IsInstall: true}
+	renderVals, err := commonutil.ToRenderValuesWithSchemaValidation(chrt, vals, options, caps, false)
 	if err != nil {
 		return fail("values: %s", redactSchemaValues(strings.TrimSpace(err.Error())))
 	}
@@ -356,7 +363,7 @@ func readValuesFile(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("values file %s is not a regular file (%s)", path, st.Mode().Type())
 	}
-	limit := chartloader.MaxDecompressedFileSize
+	limit := archive.MaxDecompressedFileSize
 	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("values file %s: %w", path, err)
@@ -430,14 +437,3 @@ func splitDocs(source, content string) []RenderedDoc {
 	}
 	return docs
 }
-
-// helmKubeVersion is what `helm template` v3.22.0 reports as
-// .Capabilities.KubeVersion without --kube-version: Helm's release build
-// sets it (Makefile LDFLAGS) from the k8s.io/client-go it is built with,
-// v0.37.0 giving v1.37.0. The SDK alone says v1.20.0, which would refuse
-// charts with a modern kubeVersion constraint that the helm binary accepts.
-// Keep it in step with helm.sh/helm/v3 in go.mod (a test ties it to the
-// client-go there).
-const helmKubeVersion = "v1.37.0"
-
-var defaultKubeVersion = chartutil.KubeVersion{Version: helmKubeVersion, Major: "1", Minor: "37"}

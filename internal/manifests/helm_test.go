@@ -3,14 +3,13 @@ package manifests
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -259,7 +258,7 @@ func TestHelmRenderErrors(t *testing.T) {
 			files: map[string]string{
 				"Chart.yaml": demoChartYAML + "kubeVersion: \"<1.19.0\"\n",
 			},
-			want: []string{"requires kubeVersion <1.19.0", EnvKubeVersion},
+			want: []string{"requires kubeVersion <1.19.0", "K8S_VERSION"},
 		},
 		{
 			name: "values schema",
@@ -346,23 +345,35 @@ func TestHelmRenderErrors(t *testing.T) {
 	}
 }
 
-func TestHelmDefaultKubeVersionIsHelms(t *testing.T) {
-	// helm template v3.22 (built with client-go v0.37) reports v1.37.0; the
-	// SDK's bare default, v1.20.0, would refuse charts that helm accepts.
-	kv, err := chartutil.ParseKubeVersion(helmKubeVersion)
+func TestHelmRendersForTheTargetVersion(t *testing.T) {
+	// The render's .Capabilities.KubeVersion is the one target version of
+	// every tier (internal/kubeversion), never the SDK's bare v1.20.0, which
+	// would refuse charts with a modern kubeVersion constraint.
+	dir := demoChart(t, map[string]string{
+		"Chart.yaml":          demoChartYAML + "kubeVersion: \">=1.30.0-0\"\n",
+		"templates/kube.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube\ndata:\n  version: {{ .Capabilities.KubeVersion.Version | quote }}\n",
+	})
+	docs, _, err := renderChart(dir, HelmSettings{})
 	require.NoError(t, err)
-	assert.Equal(t, *kv, defaultKubeVersion)
-	goMod, err := os.ReadFile(repoPath(t, "go.mod"))
-	require.NoError(t, err)
-	m := regexp.MustCompile(`(?m)^\s*k8s\.io/client-go v0\.(\d+)\.`).FindSubmatch(goMod)
-	require.NotNil(t, m, "k8s.io/client-go in go.mod")
-	assert.Equal(t, "v1."+string(m[1])+".0", helmKubeVersion, "helm's default kube version follows the client-go it is built with")
+	assert.Contains(t, renderedText(docs), "version: \""+kubeversion.Default.Version+"\"")
 
-	dir := demoChart(t, map[string]string{"Chart.yaml": demoChartYAML + "kubeVersion: \">=1.30.0-0\"\n"})
-	_, _, err = renderChart(dir, HelmSettings{})
+	t.Setenv(kubeversion.Env, "1.37")
+	s, err := HelmSettingsFromEnv()
 	require.NoError(t, err)
+	docs, _, err = renderChart(dir, s)
+	require.NoError(t, err)
+	assert.Contains(t, renderedText(docs), "version: \"v1.37.2\"", "K8S_VERSION moves the render with the other tiers")
+
 	_, _, err = renderChart(dir, HelmSettings{KubeVersion: "v1.29.4"})
 	require.ErrorContains(t, err, "incompatible with Kubernetes v1.29.4")
+}
+
+func renderedText(docs []RenderedDoc) string {
+	var b strings.Builder
+	for _, d := range docs {
+		b.Write(d.YAML)
+	}
+	return b.String()
 }
 
 func TestHelmSettingsFromEnv(t *testing.T) {
@@ -370,19 +381,19 @@ func TestHelmSettingsFromEnv(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("defaults", func(t *testing.T) {
-		for _, v := range []string{EnvRelease, EnvNamespace, EnvValues, EnvSet, EnvKubeVersion} {
+		for _, v := range []string{EnvRelease, EnvNamespace, EnvValues, EnvSet, kubeversion.Env} {
 			t.Setenv(v, "")
 		}
 		s, err := HelmSettingsFromEnv()
 		require.NoError(t, err)
-		assert.Equal(t, HelmSettings{Release: "todo-app", Namespace: "todo-app"}, s)
+		assert.Equal(t, HelmSettings{Release: "todo-app", Namespace: "todo-app", KubeVersion: kubeversion.Default.Version}, s)
 	})
 	t.Run("every variable", func(t *testing.T) {
 		t.Setenv(EnvRelease, "staging")
 		t.Setenv(EnvNamespace, "team-a")
 		t.Setenv(EnvValues, "fixtures/a.yaml, /abs/b.yaml")
 		t.Setenv(EnvSet, `backend.replicas=2,config.CORS_ORIGINS=http://a\,http://b`)
-		t.Setenv(EnvKubeVersion, "1.36.3")
+		t.Setenv(kubeversion.Env, "1.35")
 		s, err := HelmSettingsFromEnv()
 		require.NoError(t, err)
 		assert.Equal(t, HelmSettings{
@@ -390,7 +401,7 @@ func TestHelmSettingsFromEnv(t *testing.T) {
 			Namespace:   "team-a",
 			ValuesFiles: []string{filepath.Join(root, "fixtures", "a.yaml"), "/abs/b.yaml"},
 			Set:         []string{`backend.replicas=2,config.CORS_ORIGINS=http://a\,http://b`},
-			KubeVersion: "1.36.3",
+			KubeVersion: "v1.35.4",
 		}, s)
 	})
 	t.Run("--set with escapes reaches the chart", func(t *testing.T) {
@@ -414,7 +425,8 @@ func TestHelmSettingsFromEnv(t *testing.T) {
 		{"bad list index", EnvSet, "a[x]=1", []string{EnvSet}, ""},
 		{"bad release", EnvRelease, "UPPER", []string{EnvRelease, "UPPER"}, ""},
 		{"bad namespace", EnvNamespace, "under_score", []string{EnvNamespace, "under_score"}, ""},
-		{"bad kube version", EnvKubeVersion, "one.two", []string{EnvKubeVersion, "one.two"}, ""},
+		{"bad kube version", kubeversion.Env, "one.two", []string{kubeversion.Env, "one.two", kubeversion.Default.Version}, ""},
+		{"unsupported kube version", kubeversion.Env, "1.20", []string{kubeversion.Env, "not a supported"}, ""},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

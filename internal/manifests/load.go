@@ -29,6 +29,7 @@ package manifests
 import (
 	"errors"
 	"fmt"
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -127,6 +128,9 @@ func (l *loader) decodeFile(path string) ([]Object, error) {
 // `kubectl apply -k`, any other directory contributes every
 // .yaml/.yml/.json file below it.
 func Load(path string) (*Set, error) {
+	if _, err := kubeversion.Target(); err != nil {
+		return nil, fmt.Errorf("manifests: %w", err)
+	}
 	if chartIn(path) {
 		hs, err := HelmSettingsFromEnv()
 		if err != nil {

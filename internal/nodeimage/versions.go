@@ -10,6 +10,7 @@ package nodeimage
 
 import (
 	"fmt"
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"strings"
 )
 
@@ -36,7 +37,7 @@ type Versions struct {
 
 // Pinned is the recipe's version set.
 var Pinned = Versions{
-	Kubernetes:        "v1.36.3",
+	Kubernetes:        kubeversion.Default.Version,
 	Containerd:        "v2.3.4",
 	CriTools:          "v1.36.0",
 	CNIPlugins:        "v1.9.1",
@@ -49,9 +50,9 @@ var Pinned = Versions{
 	DebianMirror:      "http://deb.debian.org/debian",
 }
 
-// UpstreamNode is the published kind node image on the same Kubernetes minor
-// (kind v0.32.0's default), tried when a pull succeeds quickly.
-const UpstreamNode = "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+// UpstreamNode is the published kind node image on the same Kubernetes minor,
+// tried when a pull succeeds quickly.
+var UpstreamNode = kubeversion.Default.Upstream
 
 // recipeRevision changes whenever the build steps change in a way the
 // versions do not show; it is part of the image's content key.
