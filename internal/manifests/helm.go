@@ -17,7 +17,6 @@ package manifests
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"io"
 	"net/url"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"helm.sh/helm/v4/pkg/chart/common"
 	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/loader/archive"

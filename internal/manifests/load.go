@@ -29,12 +29,12 @@ package manifests
 import (
 	"errors"
 	"fmt"
-	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -73,6 +73,17 @@ type Set struct {
 	// (helm.sh/hook), which `helm install` runs around the release rather
 	// than as part of it.
 	Excluded []string
+	// Hooks are a chart's hook and test objects (helm.sh/hook). They are not
+	// the seed's objects, but helm install creates them and, without a
+	// delete policy, keeps them: checks that read every object read them.
+	Hooks []Object
+}
+
+// Installed returns every object applying the set creates: its objects and,
+// for a chart, its hooks. Rules that hold for any object (credentials,
+// exposure, pod security) read this; the seed's checks read Objects.
+func (s *Set) Installed() []Object {
+	return append(slices.Clip(s.Objects), s.Hooks...)
 }
 
 // kustomizationNames are the file names kustomize recognises.

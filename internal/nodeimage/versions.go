@@ -10,8 +10,9 @@ package nodeimage
 
 import (
 	"fmt"
-	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"strings"
+
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 )
 
 // Versions pins every upstream piece of the hermetic node image. This is the
