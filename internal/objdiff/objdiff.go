@@ -1,0 +1,236 @@
+// Package objdiff tells, object by object and field by field, what changes
+// between two revisions of the manifests, for the L-UPGRADE report. A
+// Secret's values are never shown: only that a key was added, removed or
+// changed.
+package objdiff
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/puretasks/k8s-conformance/internal/manifests"
+)
+
+// Change is one difference between the old and the new revision.
+type Change struct {
+	Object manifests.Key
+	// Path is the field path ("spec.template.spec.containers[backend].image");
+	// empty when the whole object was added or removed.
+	Path     string
+	Old, New string // as printed: "(absent)", "(not shown)" for Secret values, or redacted
+}
+
+func (c Change) String() string {
+	if c.Path == "" {
+		return fmt.Sprintf("%s: %s → %s", c.Object, c.Old, c.New)
+	}
+	return fmt.Sprintf("%s %s: %s → %s", c.Object, c.Path, c.Old, c.New)
+}
+
+const (
+	absent   = "(absent)"
+	present  = "(present)"
+	notShown = "(not shown)"
+)
+
+// Redactor turns a value that may hold a credential into printable text.
+type Redactor func(string) string
+
+// Diff compares the objects of two sets. redact is applied to every value
+// printed outside Secrets (nil prints values as they are); Secret data and
+// stringData are never printed at all.
+func Diff(old, new []manifests.Object, redact Redactor) ([]Change, error) {
+	if redact == nil {
+		redact = func(s string) string { return s }
+	}
+	before, err := index(old)
+	if err != nil {
+		return nil, err
+	}
+	after, err := index(new)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[manifests.Key]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	sorted := make([]manifests.Key, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].String() < sorted[j].String() })
+
+	var changes []Change
+	for _, k := range sorted {
+		b, inB := before[k]
+		a, inA := after[k]
+		switch {
+		case !inB:
+			changes = append(changes, Change{Object: k, Old: absent, New: "added"})
+		case !inA:
+			changes = append(changes, Change{Object: k, Old: "present", New: "removed"})
+		default:
+			w := walker{key: k, redact: redact, secret: k.Kind == "Secret"}
+			w.walk("", b, a)
+			changes = append(changes, w.changes...)
+		}
+	}
+	return changes, nil
+}
+
+func index(objs []manifests.Object) (map[manifests.Key]map[string]any, error) {
+	out := make(map[manifests.Key]map[string]any, len(objs))
+	for _, o := range objs {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("objdiff: %s: %w", manifests.KeyOf(o.Object), err)
+		}
+		// Fields the server owns are no part of a manifest change.
+		delete(u, "status")
+		if md, ok := u["metadata"].(map[string]any); ok {
+			delete(md, "creationTimestamp")
+		}
+		out[manifests.KeyOf(o.Object)] = u
+	}
+	return out, nil
+}
+
+type walker struct {
+	key     manifests.Key
+	redact  Redactor
+	secret  bool
+	changes []Change
+}
+
+func (w *walker) add(path string, old, new any) {
+	c := Change{Object: w.key, Path: path, Old: w.show(path, old), New: w.show(path, new)}
+	if c.Old == notShown && c.New == notShown {
+		c.New = "(changed, not shown)"
+	}
+	w.changes = append(w.changes, c)
+}
+
+// show prints a value, never a Secret's.
+func (w *walker) show(path string, v any) string {
+	if v == nil {
+		return absent
+	}
+	if w.secret && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData")) {
+		return notShown
+	}
+	switch t := v.(type) {
+	case map[string]any, []any:
+		return present
+	case string:
+		return strconv.Quote(w.redact(t))
+	default:
+		return w.redact(fmt.Sprint(t))
+	}
+}
+
+func (w *walker) walk(path string, old, new any) {
+	if reflect.DeepEqual(old, new) {
+		return
+	}
+	switch o := old.(type) {
+	case map[string]any:
+		n, ok := new.(map[string]any)
+		if !ok {
+			w.add(path, old, new)
+			return
+		}
+		keys := map[string]bool{}
+		for k := range o {
+			keys[k] = true
+		}
+		for k := range n {
+			keys[k] = true
+		}
+		for _, k := range sortedKeys(keys) {
+			w.walk(join(path, k), o[k], n[k])
+		}
+	case []any:
+		n, ok := new.([]any)
+		if !ok {
+			w.add(path, old, new)
+			return
+		}
+		// Lists of named items (containers, ports, env, volumes) are matched
+		// by name, so inserting one item does not show every later one as
+		// changed; other lists by position.
+		if on, nn, ok := byName(o), byName(n), true; ok && on != nil && nn != nil {
+			names := map[string]bool{}
+			for k := range on {
+				names[k] = true
+			}
+			for k := range nn {
+				names[k] = true
+			}
+			for _, k := range sortedKeys(names) {
+				w.walk(fmt.Sprintf("%s[%s]", path, k), on[k], nn[k])
+			}
+			return
+		}
+		for i := 0; i < max(len(o), len(n)); i++ {
+			var ov, nv any
+			if i < len(o) {
+				ov = o[i]
+			}
+			if i < len(n) {
+				nv = n[i]
+			}
+			w.walk(fmt.Sprintf("%s[%d]", path, i), ov, nv)
+		}
+	default:
+		w.add(path, old, new)
+	}
+}
+
+// byName indexes a list whose every item is a map with a distinct string
+// "name"; nil otherwise.
+func byName(items []any) map[string]any {
+	if len(items) == 0 {
+		return map[string]any{}
+	}
+	out := make(map[string]any, len(items))
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil
+		}
+		name, ok := m["name"].(string)
+		if !ok || name == "" {
+			return nil
+		}
+		if _, dup := out[name]; dup {
+			return nil
+		}
+		out[name] = it
+	}
+	return out
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
