@@ -136,7 +136,7 @@ func selectedApp(ns string, selector map[string]string, apps []app) (app, bool) 
 func (c *checker) serviceExposure(o exposureObject, s *corev1.Service, apps []app) {
 	isFrontendService := o.seed && s.Name == seed.Frontend.Service.Name
 	if a, ok := selectedApp(o.ns, s.Spec.Selector, apps); ok && !o.seed {
-		c.fail(o.res, "spec.selector", fmt.Sprintf("no Service but %s selects the %s pods", a.service, a.name), render(s.Spec.Selector))
+		c.fail(o.res, "spec.selector", fmt.Sprintf("no Service but %s selects the %s pods", a.service, a.name), s.Spec.Selector)
 	}
 	switch s.Spec.Type {
 	case corev1.ServiceTypeLoadBalancer:
@@ -244,7 +244,7 @@ func (c *checker) podExposure(o exposureObject, p podTemplate, apps []app) {
 	if !o.seed && inAppNamespace(o.ns) {
 		for _, a := range apps {
 			if slices.ContainsFunc(a.selectors, func(s labels.Selector) bool { return s.Matches(labels.Set(p.meta.Labels)) }) {
-				c.fail(o.res, p.field("metadata.labels"), fmt.Sprintf("no pod but Deployment %s's with labels the %s Service or Deployment selects", a.name, a.name), render(p.meta.Labels))
+				c.fail(o.res, p.field("metadata.labels"), fmt.Sprintf("no pod but Deployment %s's with labels the %s Service or Deployment selects", a.name, a.name), p.meta.Labels)
 			}
 		}
 	}

@@ -274,3 +274,25 @@ func TestRestrictedReportNamesTheControl(t *testing.T) {
 	assert.Contains(t, joined, "allowPrivilegeEscalation")
 	assert.Contains(t, joined, "runAsNonRoot")
 }
+
+// BenchmarkExposureAndPodSecurity is X-3 and SEC-4 alone over one loaded set.
+func BenchmarkExposureAndPodSecurity(b *testing.B) {
+	var checks []Check
+	for _, c := range Catalogue {
+		if c.ID == "X-3" || c.ID == "SEC-4" {
+			checks = append(checks, c)
+		}
+	}
+	require.Len(b, checks, 2)
+	for p, s := range repoSets(b) {
+		b.Run(string(p), func(b *testing.B) {
+			loopWithCPU(b, func() {
+				for _, c := range checks {
+					if f := RunOne(c, s, p); len(f) > 0 {
+						b.Fatal(f)
+					}
+				}
+			})
+		})
+	}
+}

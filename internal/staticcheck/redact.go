@@ -53,9 +53,18 @@ func Redact(key, text string) string {
 type authored string
 
 // redactValue renders a finding's expected or actual value and redacts it.
+// A map (labels, a selector) is redacted entry by entry first, each value
+// under its own key, so a label named password is not shown in a selector.
 func redactValue(key string, v any) string {
-	if a, ok := v.(authored); ok {
-		return printable(string(a))
+	switch x := v.(type) {
+	case authored:
+		return printable(string(x))
+	case map[string]string:
+		entries := make(map[string]string, len(x))
+		for k, val := range x {
+			entries[k] = Redact(k, val)
+		}
+		v = entries
 	}
 	return Redact(key, render(v))
 }
@@ -187,4 +196,10 @@ func printable(s string) string {
 func needsEscape(r rune) bool {
 	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
 		r == '\u2028' || r == '\u2029'
+}
+
+// redactedMap renders labels or a selector for a message a check builds
+// around them, each value redacted under its key as redactValue does.
+func redactedMap(m map[string]string) string {
+	return redactValue("", m)
 }
