@@ -70,10 +70,10 @@ func init() {
 		mutation{"password in a URL in another ConfigMap", def, []string{"SEC-2"}, func(t testing.TB, s *manifests.Set) {
 			addObject(s, manifests.Object{Object: configMap("todo-app", "db", map[string]string{"DATABASE_URL": "postgres://app:" + plantedPassword + "@db:5432/todo"}), Source: "db.yaml:1"})
 		}},
-		mutation{"password in a URL in a hook Job's args", per, []string{"SEC-2"}, func(t testing.TB, s *manifests.Set) {
+		mutation{"password in a URL in a Job's args", per, []string{"SEC-2"}, func(t testing.TB, s *manifests.Set) {
 			j := job("todo-app", "migrate")
 			j.Spec.Template.Spec.Containers[0].Args = []string{"--db", "postgresql://migrator:" + plantedPassword + "@db/todo"}
-			addHook(s, j)
+			addObject(s, manifests.Object{Object: j, Source: "migrate.yaml:1"})
 		}},
 		mutation{"invalid ConfigMap key", def, []string{"X-2"}, func(t testing.TB, s *manifests.Set) {
 			addObject(s, manifests.Object{Object: configMap("todo-app", "extra", map[string]string{"not a key": "x"}), Source: "extra.yaml:1"})

@@ -169,16 +169,3 @@ func TestNoPlantedValueInAnyFindingOutput(t *testing.T) {
 		})
 	}
 }
-
-// The set's hooks are scanned by SEC-2 like its objects.
-func TestHookValuesAreScannedForCredentials(t *testing.T) {
-	s := repoSets(t)[def].DeepCopy()
-	hook := job("todo-app", "migrate")
-	hook.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DATABASE_URL", Value: "postgres://app:" + plantedPassword + "@db/todo"}}
-	addHook(s, hook)
-	fs := RunOne(sec2(t), s, def)
-	require.Len(t, fs, 1, "%v", fs)
-	assert.Contains(t, fs[0].Resource, "Job todo-app/migrate (hook.yaml:1)")
-	assert.Equal(t, "spec.template.spec.containers[main].env[DATABASE_URL].value", fs[0].Field)
-	assert.Contains(t, fs[0].Actual, urlPasswordRuleID)
-}

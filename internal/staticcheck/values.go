@@ -51,7 +51,7 @@ const secretContext = ".secret"
 // so a kind added to the loader later is covered without a change here.
 func credentialValues(s *manifests.Set) ([]scannedValue, error) {
 	var out []scannedValue
-	for _, o := range s.Installed() {
+	for _, o := range s.Objects {
 		vs, err := objectValues(o)
 		if err != nil {
 			return nil, err
