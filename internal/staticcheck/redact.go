@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -75,6 +77,26 @@ func redactValue(key string, v any) string {
 // no single segment does (the rule needs two of them together), the whole
 // path is.
 func redactPath(path string) string {
+	if v, ok := redactedPaths.Load(path); ok {
+		return v.(string)
+	}
+	out := redactPathUncached(path)
+	// Findings repeat their resource and their field paths; a scan costs
+	// some 50 µs. The memo is bounded, so hostile input cannot grow it.
+	if redactedPathCount.Add(1) <= maxRedactedPaths {
+		redactedPaths.Store(path, out)
+	}
+	return out
+}
+
+var (
+	redactedPaths     sync.Map
+	redactedPathCount atomic.Int64
+)
+
+const maxRedactedPaths = 4096
+
+func redactPathUncached(path string) string {
 	masked := maskURLPasswords(path)
 	d, err := credentialDetector()
 	if err != nil {
