@@ -31,7 +31,7 @@ import (
 // Control characters are escaped last (printable), so the value cannot write
 // a line of its own.
 func Redact(key, text string) string {
-	if credentialKeyName.MatchString(keyOf(key)) {
+	if credentialKeyName.MatchString(valueKeyName(key)) {
 		return "<redacted: the key names a credential>"
 	}
 	masked := maskURLPasswords(text)
@@ -132,11 +132,11 @@ func redactPathUncached(path string) string {
 // credentialKeyName matches a key name that says its value is a credential.
 var credentialKeyName = regexp.MustCompile(`(?i)passw(?:or)?d|pwd|secret|token|api[_-]?key|private[_-]?key|credential|auth`)
 
-// keyOf returns the map key a field path ends in, the name a value is
+// valueKeyName returns the map key a field path ends in, the name a value is
 // stored under: data.KEY, stringData.KEY (decoded), annotations[KEY],
 // env[NAME].value. A path ending in an API field (image, spec.type) has
 // none: its value is named by the API, not by the manifest's author.
-func keyOf(path string) string {
+func valueKeyName(path string) string {
 	path = strings.TrimSuffix(path, " (decoded)")
 	for _, prefix := range []string{"data.", "stringData.", "binaryData."} {
 		if rest, ok := strings.CutPrefix(path, prefix); ok {

@@ -126,11 +126,15 @@ func TestNoPlantedValueInAnyFindingOutput(t *testing.T) {
 			be := ctr0(t, s, "backend")
 			be.Env = append(be.Env, corev1.EnvVar{Name: "SESSION_TOKEN", Value: plantedPassword})
 			be.Args = []string{"--db=" + url}
-			deploy(t, s, "backend").Spec.Template.Labels["password"] = plantedPassword // BD-1, X-1
+			tl := deploy(t, s, "backend").Spec.Template.Labels
+			tl["component"] = url            // BD-1 compares it
+			tl["password"] = plantedPassword // an extra label, shown in X-1's selector message
 			bs := svc(t, s, "backend-service")
 			bs.Spec.Selector["token"] = plantedPassword // BS-1, X-1
 			bs.Annotations = map[string]string{"db": url, "postgres://u:" + plantedPassword + "@h": "x"}
-			object[*corev1.Namespace](t, s, "Namespace", "todo-app").Labels["secret"] = plantedPassword // NS-1
+			nsl := object[*corev1.Namespace](t, s, "Namespace", "todo-app").Labels
+			nsl["environment"] = url        // NS-1 compares it
+			nsl["secret"] = plantedPassword // an extra label
 			hook := job("todo-app", "migrate")
 			hook.Spec.Template.Labels = map[string]string{"app": "backend", "api_key": plantedPassword}
 			hook.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DATABASE_URL", Value: url}}
