@@ -72,7 +72,7 @@ func (c *checker) exposureObjects() []exposureObject {
 			continue
 		}
 		k := manifests.KeyOf(o)
-		seedObject := i < len(c.set.Objects) && k.Namespace == spec.Namespace &&
+		seedObject := i < len(c.set.Objects) && inAppNamespace(k.Namespace) &&
 			((k.Kind == "Deployment" && (k.Name == seed.Backend.Deployment.Name || k.Name == seed.Frontend.Deployment.Name)) ||
 				(k.Kind == "Service" && (k.Name == seed.Backend.Service.Name || k.Name == seed.Frontend.Service.Name)))
 		out = append(out, exposureObject{res: resourceName(o), ns: o.GetNamespace(), obj: typed, seed: seedObject})
