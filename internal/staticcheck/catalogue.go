@@ -21,8 +21,10 @@ type Finding struct {
 	Actual   string
 }
 
+// String is the one line a finding prints as. Every part is escaped
+// (printable): no name, key or value can start a line of its own.
 func (f Finding) String() string {
-	return fmt.Sprintf("%s %s %s: expected %s, actual %s", f.ID, f.Resource, f.Field, f.Expected, f.Actual)
+	return fmt.Sprintf("%s %s %s: expected %s, actual %s", printable(f.ID), printable(f.Resource), printable(f.Field), printable(f.Expected), printable(f.Actual))
 }
 
 // Check is one catalogue entry of the static tier.
@@ -37,8 +39,9 @@ var Catalogue = []Check{
 	{"NS-1", "Namespace todo-app and its labels", checkNamespace},
 	{"CM-1", "ConfigMap todo-app-config: label and exactly the seed's 11 keys and values", checkConfigMap},
 	{"SEC-1", "Secret todo-app-secrets: Opaque, label, exactly the 12 keys, JWT values", checkSecret},
-	{"SEC-2", "no credential in any value of the set (gitleaks default rules); todo-app-secrets holds placeholders", checkCredentials},
+	{"SEC-2", "no credential in any value of the set (gitleaks default rules, URL password rule); todo-app-secrets holds placeholders", checkCredentials},
 	{"SEC-3", "the Secret reaches the backend only", checkSecretBackendOnly},
+	{"SEC-4", "every pod meets the Pod Security Standards baseline (upstream evaluator); restricted reported as information", checkPodSecurity},
 	{"BD-1", "backend labels and selector", deploymentLabels(backend)},
 	{"BD-2", "backend replicas", deploymentReplicas(backend)},
 	{"BD-3", "backend rolling-update strategy", deploymentStrategy(backend)},
@@ -59,7 +62,8 @@ var Catalogue = []Check{
 	{"PV-1", "backend-uploads-pv", checkPV},
 	{"PVC-1", "backend-uploads-pvc", checkPVC},
 	{"X-1", "cross-references resolve", checkCrossReferences},
-	{"X-2", "every object within the API server's size limits (ConfigMap/Secret data 1 MiB, annotations 256 KiB)", checkAPILimits},
+	{"X-2", "every object within the API server's size limits (ConfigMap/Secret data 1 MiB, annotations 256 KiB) and with valid ConfigMap/Secret keys", checkAPILimits},
+	{"X-3", "nothing else selects or exposes the app's pods; only frontend-service opens a NodePort", checkExposure},
 }
 
 // IDs returns the catalogue's static IDs.
@@ -84,14 +88,16 @@ type checker struct {
 // optional object the set does not hold is a SKIP, never a silent PASS.
 func (c *checker) skip(reason string) { c.skipped = reason }
 
-// fail records a finding. Whatever check reports it, an actual value the
-// credential rules recognise is replaced by the rule's name: a ConfigMap
-// value (CM-1) or an env value (BD-5, FD-5) that holds a token must not
-// reach the output through the check that compares it with the spec.
+// fail records a finding. Whatever check reports it, every part passes the
+// SEC-2 rules (Redact, redactPath): a ConfigMap value (CM-1), an env value
+// (BD-5, FD-5), a label shown in an expected selector, or a key in a field
+// path that holds a credential must not reach the output through the check
+// that compares it with the spec; a URL's password is masked; control
+// characters are escaped.
 func (c *checker) fail(resource, field string, expected, actual any) {
 	c.findings = append(c.findings, Finding{
-		ID: c.id, Resource: resource, Field: field,
-		Expected: render(expected), Actual: redactCredential(field, render(actual)),
+		ID: c.id, Resource: redactPath(resource), Field: redactPath(field),
+		Expected: redactValue("", expected), Actual: redactValue(field, actual),
 	})
 }
 

@@ -22,8 +22,10 @@ import (
 // SEC-2: no credential anywhere in the set. Two rules:
 //   - todo-app-secrets holds the placeholder under every key but the two
 //     spec values (the seed's own rule for the app's Secret);
-//   - every value of the set that can carry a credential (credentialValues)
-//     passes gitleaks' default rule set, the one `gitleaks detect` uses.
+//   - every value of the set that can carry a credential (credentialValues,
+//     hooks included) passes gitleaks' default rule set, the one `gitleaks
+//     detect` uses, and our rule for a password in URL user-info
+//     (urlPasswordRule).
 //
 // A finding names the object, the field (key by name) and the rule; it never
 // holds the value or any part of it: the gitleaks Finding's Secret, Match and
@@ -37,13 +39,13 @@ func checkCredentials(c *checker) {
 	}
 	hits, err := scanCredentials(values)
 	if err != nil {
-		c.fail(c.set.Name, "(credential scanner)", "gitleaks default rules loaded", err.Error())
+		c.fail(c.set.Name, "(credential scanner)", "gitleaks default rules and the URL password rule loaded", err.Error())
 		return
 	}
 	for _, h := range hits {
 		v := values[h.value]
-		c.fail(v.resource, v.field, "no credential (gitleaks default rules)",
-			fmt.Sprintf("matches gitleaks rule %s (value redacted)", h.rule))
+		c.fail(v.resource, v.field, "no credential (gitleaks default rules, URL password rule)",
+			authored(fmt.Sprintf("matches gitleaks rule %s (value redacted)", h.rule)))
 	}
 }
 
@@ -54,7 +56,7 @@ func checkCredentials(c *checker) {
 func checkSecretPlaceholders(c *checker) {
 	want := seed.Secret
 	n := 0
-	for _, o := range c.set.Objects {
+	for _, o := range c.set.Installed() {
 		s, ok := o.Object.(*corev1.Secret)
 		if !ok || s.Name != want.Name {
 			continue
@@ -67,7 +69,7 @@ func checkSecretPlaceholders(c *checker) {
 			}
 			if string(got[k]) != want.Placeholder {
 				// Never print a Secret value: it may be a real credential.
-				c.fail(resourceName(o), "data."+k+" (decoded)", want.Placeholder, fmt.Sprintf("a non-placeholder value (%d bytes, redacted)", len(got[k])))
+				c.fail(resourceName(o), "data."+k+" (decoded)", want.Placeholder, authored(fmt.Sprintf("a non-placeholder value (%d bytes, redacted)", len(got[k]))))
 			}
 		}
 	}
@@ -88,20 +90,63 @@ var (
 	detectorErr  error
 )
 
-// credentialDetector builds gitleaks' detector with its default rules, once
-// per process: parsing and compiling the ~220 rules costs about 70 ms of CPU
-// (BenchmarkCredentialDetectorBuild), scanning about 0.1 ms per value
-// (BenchmarkCredentialScan), so it is built once, not per set or per check.
+// urlPasswordRule is SEC-2's own rule, added to gitleaks' defaults (none of
+// which finds it): a password in URL user-info, scheme://user:password@host,
+// the shape of the app's DATABASE_URL. The secret group is the password, as
+// net/url splits it (user name to the first ':', user-info to the last '@'
+// of the authority). A URL without a password (postgres://user@host) has no
+// group to match. The allowlist keeps what is not a password but a stand-in
+// for one: the seed's placeholder and its like, a Kubernetes $(VAR)
+// reference to another env var (how a URL is built from a secretKeyRef), a
+// shell or template variable, a masked value.
+//
+// It is written as gitleaks configuration extending the defaults
+// ([extend] useDefault), the way a repository adds rules to `gitleaks
+// detect`, so the default rule set stays exactly the CLI's.
+const urlPasswordRule = `
+[extend]
+useDefault = true
+
+[[rules]]
+id = "url-userinfo-password"
+description = "Password in URL user-info (scheme://user:password@host)"
+regex = '''(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/?#@"'<>]*:([^\s/?#"'<>]+)@[^\s/?#@"'<>]+'''
+secretGroup = 1
+keywords = ["://"]
+tags = ["password", "url"]
+
+[[rules.allowlists]]
+description = "placeholders and references, not passwords"
+regexTarget = "secret"
+regexes = [
+  '''(?i)^(?:replace[_-]?me|change[_-]?me|placeholder|password|secret|redacted|x+|\*+)$''',
+  '''^\$\([A-Za-z_][A-Za-z0-9_]*\)$''',
+  '''^\$\{[^}]*\}$''',
+  '''^\$[A-Za-z_][A-Za-z0-9_]*$''',
+  '''^<[^>]*>$''',
+]
+`
+
+// urlPasswordRuleID is the id of urlPasswordRule.
+const urlPasswordRuleID = "url-userinfo-password"
+
+// credentialDetector builds gitleaks' detector with its default rules and
+// urlPasswordRule, once per process: parsing and compiling the ~220 rules
+// costs about 70 ms of CPU (BenchmarkCredentialDetectorBuild), scanning
+// about 0.1 ms per value (BenchmarkCredentialScan), so it is built once, not
+// per set or per check.
 func credentialDetector() (*detect.Detector, error) {
 	detectorOnce.Do(func() {
 		// gitleaks logs through its own package logger; its trace and debug
 		// events carry matched text. Nothing of it may reach our output.
 		gitleakslog.Logger = zerolog.Nop()
-		// A private viper, not the global one detect.NewDetectorDefaultConfig
-		// uses, so nothing else in the process is touched; same config.
+		// Our configuration is read with a private viper; gitleaks' extend
+		// step loads its default config (config.DefaultConfig, the one
+		// `gitleaks detect` uses) into viper's global instance, which
+		// nothing else in this process reads.
 		v := viper.New()
 		v.SetConfigType("toml")
-		if detectorErr = v.ReadConfig(strings.NewReader(config.DefaultConfig)); detectorErr != nil {
+		if detectorErr = v.ReadConfig(strings.NewReader(urlPasswordRule)); detectorErr != nil {
 			return
 		}
 		var vc config.ViperConfig
@@ -205,22 +250,4 @@ func detectRules(d *detect.Detector, line string) ([]string, error) {
 	}
 	slices.Sort(rules)
 	return rules, nil
-}
-
-// redactCredential returns text, or the names of the rules it matches when
-// it holds a credential (the field path is its key name). When the rules
-// cannot be loaded it redacts: a value that cannot be checked is not shown.
-func redactCredential(field, text string) string {
-	d, err := credentialDetector()
-	if err != nil {
-		return "<redacted: credential rules unavailable>"
-	}
-	rules, err := detectRules(d, scanLine(scannedValue{context: field, text: text}))
-	switch {
-	case err != nil:
-		return "<redacted: credential scan failed>"
-	case len(rules) > 0:
-		return "<redacted: matches gitleaks rule " + strings.Join(rules, ", ") + ">"
-	}
-	return text
 }

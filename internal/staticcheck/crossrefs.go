@@ -29,7 +29,7 @@ func checkCrossReferences(c *checker) {
 		if d.Spec.Selector != nil {
 			sel := labels.SelectorFromSet(d.Spec.Selector.MatchLabels)
 			if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-				c.fail(res, "spec.selector.matchLabels", "matches spec.template.metadata.labels "+render(d.Spec.Template.Labels), render(d.Spec.Selector.MatchLabels))
+				c.fail(res, "spec.selector.matchLabels", "matches spec.template.metadata.labels "+redactedMap(d.Spec.Template.Labels), d.Spec.Selector.MatchLabels)
 			}
 		}
 		c.podReferences(res, d.Namespace, &d.Spec.Template.Spec)
@@ -46,7 +46,7 @@ func checkCrossReferences(c *checker) {
 			}
 		}
 		if len(selected) == 0 {
-			c.fail(res, "spec.selector", "selects the pods of a Deployment in "+s.Namespace, render(s.Spec.Selector)+" selects none")
+			c.fail(res, "spec.selector", "selects the pods of a Deployment in "+s.Namespace, redactedMap(s.Spec.Selector)+" selects none")
 			continue
 		}
 		for i, p := range s.Spec.Ports {

@@ -2,11 +2,15 @@ package staticcheck
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // maxDataBytes is the API server's cap on a ConfigMap's or a Secret's data.
@@ -25,9 +29,15 @@ const maxDataBytes = 1 * 1024 * 1024
 // cross-reference. Limits:
 //   - a ConfigMap's or Secret's data: 1 MiB (maxDataBytes);
 //   - an object's annotations: 256 KiB, keys and values, measured by
-//     apimachinery's own ValidateAnnotationsSize.
+//     apimachinery's own ValidateAnnotationsSize;
+//   - every key of a ConfigMap's data and binaryData and of a Secret's data
+//     and stringData is a valid key (apimachinery's IsConfigMapKey, which
+//     ValidateConfigMap and ValidateSecret call), and no key is in both a
+//     ConfigMap's data and its binaryData.
+//
+// It reads every object applying the set creates, hooks included.
 func checkAPILimits(c *checker) {
-	for _, o := range c.set.Objects {
+	for _, o := range c.set.Installed() {
 		res := resourceName(o)
 		if err := apivalidation.ValidateAnnotationsSize(o.GetAnnotations()); err != nil {
 			c.fail(res, "metadata.annotations", fmt.Sprintf("at most %d bytes of keys and values (API server limit)", apivalidation.TotalAnnotationSizeLimitB), err.Error())
@@ -48,6 +58,8 @@ func checkAPILimits(c *checker) {
 				total += len(v)
 			}
 			c.dataSize(res, "data (decoded, with stringData)", total)
+			c.validKeys(res, "data", slices.Collect(maps.Keys(x.Data)))
+			c.validKeys(res, "stringData", slices.Collect(maps.Keys(x.StringData)))
 		case *corev1.ConfigMap:
 			total := 0
 			for _, v := range x.Data {
@@ -57,6 +69,13 @@ func checkAPILimits(c *checker) {
 				total += len(v)
 			}
 			c.dataSize(res, "data + binaryData", total)
+			c.validKeys(res, "data", slices.Collect(maps.Keys(x.Data)))
+			c.validKeys(res, "binaryData", slices.Collect(maps.Keys(x.BinaryData)))
+			for _, k := range slices.Sorted(maps.Keys(x.BinaryData)) {
+				if _, ok := x.Data[k]; ok {
+					c.fail(res, "binaryData."+k, "a key not also in data (API server rule)", "a duplicate of data."+k)
+				}
+			}
 		}
 	}
 }
@@ -64,5 +83,19 @@ func checkAPILimits(c *checker) {
 func (c *checker) dataSize(res, field string, total int) {
 	if total > maxDataBytes {
 		c.fail(res, field, fmt.Sprintf("at most %d bytes of values (API server limit, 1 MiB)", maxDataBytes), fmt.Sprintf("%d bytes", total))
+	}
+}
+
+// validKeys: the API server refuses a ConfigMap or Secret with a key that is
+// not a valid config key ([-._a-zA-Z0-9]+, at most 253 characters, not "."
+// or ".."). The key is named in the field path, which findings redact when
+// it holds a credential.
+func (c *checker) validKeys(res, field string, keys []string) {
+	slices.Sort(keys)
+	for _, k := range keys {
+		if errs := validation.IsConfigMapKey(k); len(errs) > 0 {
+			// IsConfigMapKey describes the rule, never the key.
+			c.fail(res, field+"["+k+"]", "a valid key (API server: IsConfigMapKey)", authored(strings.Join(errs, "; ")))
+		}
 	}
 }

@@ -162,7 +162,7 @@ var negativeCases = []mutation{
 		p.HTTPGet = nil
 		p.TCPSocket = &corev1.TCPSocketAction{Port: intstr.FromInt32(8000)}
 	}},
-	{"backend uploads on hostPath", def, []string{"BD-8"}, func(t testing.TB, s *manifests.Set) {
+	{"backend uploads on hostPath", def, []string{"SEC-4", "BD-8"}, func(t testing.TB, s *manifests.Set) {
 		deploy(t, s, "backend").Spec.Template.Spec.Volumes[0].VolumeSource = corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp"}}
 	}},
 	{"persistent variant keeps emptyDir", per, []string{"BD-8"}, func(t testing.TB, s *manifests.Set) {
@@ -180,7 +180,7 @@ var negativeCases = []mutation{
 	{"backend-service selector matches nothing", def, []string{"BS-1", "X-1"}, func(t testing.TB, s *manifests.Set) {
 		svc(t, s, "backend-service").Spec.Selector = map[string]string{"app": "backend-v2"}
 	}},
-	{"backend-service NodePort", def, []string{"BS-1"}, func(t testing.TB, s *manifests.Set) {
+	{"backend-service NodePort", def, []string{"BS-1", "X-3"}, func(t testing.TB, s *manifests.Set) {
 		svc(t, s, "backend-service").Spec.Type = corev1.ServiceTypeNodePort
 	}},
 	{"frontend object label", def, []string{"FD-1"}, func(t testing.TB, s *manifests.Set) { deploy(t, s, "frontend").Labels["tier"] = "web" }},
