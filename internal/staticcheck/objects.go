@@ -43,7 +43,7 @@ func find[T any](c *checker, kind, name string) (T, string, bool) {
 func mustFind[T any](c *checker, kind, name string) (T, string, bool) {
 	t, res, ok := find[T](c, kind, name)
 	if !ok {
-		c.fail(res, "(object)", "present in the set", "missing")
+		c.fail(res, "(object)", "present in the set", c.missingActual(kind, name))
 	}
 	return t, res, ok
 }

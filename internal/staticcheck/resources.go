@@ -150,7 +150,7 @@ func optionalInDefault[T any](c *checker, kind, name string) (T, string, bool) {
 	switch {
 	case ok:
 	case c.profile == manifests.Persistent:
-		c.fail(res, "(object)", "present in the "+string(manifests.Persistent)+" variant", "missing")
+		c.fail(res, "(object)", "present in the "+string(manifests.Persistent)+" variant", c.missingActual(kind, name))
 	default:
 		c.skip(fmt.Sprintf("set %s holds no %s %s (optional: only the %s variant has it)", c.set.Name, kind, name, manifests.Persistent))
 	}

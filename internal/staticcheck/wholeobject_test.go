@@ -1,10 +1,12 @@
 package staticcheck
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -225,5 +227,51 @@ func TestWholeObjectFindingsRedactCredentials(t *testing.T) {
 	for _, f := range r.Findings["BD-4"] {
 		assert.NotContains(t, f.String(), token)
 		assert.True(t, strings.Contains(f.Actual, "redacted"), f.String())
+	}
+}
+
+func TestLookAlikeNamesAreNamed(t *testing.T) {
+	cases := []struct{ name, rename, want string }{
+		{"Cyrillic a", "b\u0430ckend-service", `BS-1 (object): expected "present in the set", actual missing; Service "bаckend-service" looks like "backend-service" but is another name (U+0430 CYRILLIC SMALL LETTER A at 2) (metrics.yaml:1)`},
+		{"case", "Backend-Service", `BS-1 (object): expected "present in the set", actual missing; Service "Backend-Service" looks like "backend-service" but is another name (U+0042 LATIN CAPITAL LETTER B at 1, U+0053 LATIN CAPITAL LETTER S at 9) (metrics.yaml:1)`},
+		{"unrelated", "api", `BS-1 (object): expected "present in the set", actual "missing"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := repoSets(t)[def].DeepCopy()
+			for i, o := range s.Objects {
+				if o.GetName() == "backend-service" {
+					o.SetName(tc.rename)
+					s.Objects[i].Source = "metrics.yaml:1"
+				}
+			}
+			var got []string
+			for _, f := range Run(s, def).Findings["BS-1"] {
+				got = append(got, f.ID+" "+f.Field+": expected "+f.Expected+", actual "+f.Actual)
+			}
+			assert.Equal(t, []string{tc.want}, got)
+		})
+	}
+}
+
+// fixtures/equivalent holds rewrites of manifests/base that the API server
+// stores as the same objects (WHY.txt in each says which): each must pass
+// every check, and must not be the base set verbatim.
+func TestEquivalentFixturesPass(t *testing.T) {
+	root, err := manifests.ModuleRoot()
+	require.NoError(t, err)
+	dirs, err := filepath.Glob(filepath.Join(root, "fixtures", "equivalent", "*"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(dirs), 4)
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			sets, err := manifests.Discover(dir)
+			require.NoError(t, err)
+			require.Len(t, sets, 1)
+			assert.Equal(t, manifests.Default, sets[0].Profile)
+			assert.Len(t, sets[0].Objects, 7)
+			r := Run(sets[0].Set, sets[0].Profile)
+			assert.Empty(t, r.Failed(), "%v", r.Findings)
+		})
 	}
 }
