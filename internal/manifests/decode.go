@@ -276,9 +276,13 @@ func decodeDocument(file string, d document, mode decodeMode) ([]Object, error) 
 			// The strict conversion also counts a key that overrides one a
 			// merge key (<<: *anchor) brought in; YAML and kubectl's reader
 			// do not. Only a key written twice in one mapping is refused.
-			if root := parseNode(d.raw); root != nil {
-				strictErrs = append(strictErrs, duplicateKeys(root)...)
-			} else {
+			root := parseNode(d.raw)
+			switch dups := duplicateKeys(root); {
+			case len(dups) > 0:
+				strictErrs = append(strictErrs, dups...)
+			case root == nil || !hasMergeKey(root):
+				// Keys that differ in spelling but not in value to
+				// kubectl's YAML 1.1 reader (y and true): its word stands.
 				strictErrs = append(strictErrs, dupErr)
 			}
 		}
@@ -413,7 +417,7 @@ func malformedYAML(file string, docStart int, err error) error {
 
 var (
 	yamlErrLine   = regexp.MustCompile(`line (\d+): (.*)`)
-	yamlDupKey    = regexp.MustCompile(`line (\d+): key "((?:[^"\\]|\\.)*)" already set in map`)
+	yamlDupKey    = regexp.MustCompile(`line (\d+): key (?:"((?:[^"\\]|\\.)*)"|(\S+)) already set in map`)
 	strictField   = regexp.MustCompile(`^(unknown|duplicate) field "(.*)"$`)
 	yamlErrPrefix = "yaml: unmarshal errors:"
 )
@@ -460,11 +464,16 @@ func decodeError(file string, d document, where string, h head, js []byte, err e
 			continue
 		}
 		if strings.HasPrefix(text, yamlErrPrefix) {
-			for _, m := range yamlDupKey.FindAllStringSubmatch(text, -1) {
+			matches := yamlDupKey.FindAllStringSubmatch(text, -1)
+			if len(matches) == 0 {
+				msgs = append(msgs, fmt.Sprintf("manifests: %s: %s: %s", where, obj, text))
+			}
+			for _, m := range matches {
 				n, _ := strconv.Atoi(m[1])
-				path := pathOfKey(root, n, m[2])
+				key := m[2] + m[3] // quoted, or a scalar of another type (true, 1)
+				path := pathOfKey(root, n, key)
 				if path == "" {
-					path = m[2]
+					path = key
 				}
 				msgs = append(msgs, fmt.Sprintf("manifests: %s:%d: %s: duplicate field %q (%s)", file, lineOf(n), obj, path, duplicateWhy))
 			}
@@ -725,6 +734,9 @@ func (e *duplicateKeyError) Error() string {
 // for exactly that. Mappings reached through an alias are checked where the
 // anchor defines them, once.
 func duplicateKeys(root *yaml3.Node) []error {
+	if root == nil {
+		return nil
+	}
 	var errs []error
 	var walk func(n *yaml3.Node, path string)
 	walk = func(n *yaml3.Node, path string) {
@@ -757,4 +769,21 @@ func duplicateKeys(root *yaml3.Node) []error {
 	}
 	walk(root, "")
 	return errs
+}
+
+// hasMergeKey reports whether a document uses a merge key anywhere.
+func hasMergeKey(n *yaml3.Node) bool {
+	if n.Kind == yaml3.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Tag == "!!merge" {
+				return true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if hasMergeKey(c) {
+			return true
+		}
+	}
+	return false
 }

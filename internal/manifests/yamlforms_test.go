@@ -84,6 +84,13 @@ data:
 `, `cm.yaml:11: v1 ConfigMap todo-app/dup: duplicate field "data.LOG_LEVEL" (kubectl would keep the last value silently; refused here so a typo cannot hide)`},
 		{"flow YAML with a duplicate key", "cm.yaml", `{apiVersion: v1, kind: ConfigMap, metadata: {name: f, namespace: todo-app}, data: {A: "1", A: "2"}}
 `, `cm.yaml:1: v1 ConfigMap todo-app/f: duplicate field "data.A" (kubectl would keep the last value silently; refused here so a typo cannot hide)`},
+		{"keys equal to kubectl's YAML 1.1 reader (y is true)", "cm.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: bools, namespace: todo-app}
+data:
+  y: "1"
+  true: "2"
+`, `cm.yaml:6: v1 ConfigMap todo-app/bools: duplicate field "data.true" (kubectl would keep the last value silently; refused here so a typo cannot hide)`},
 		{"neither JSON nor YAML", "cm.yaml", `{apiVersion: v1, kind: [}
 `, `cm.yaml:1: malformed JSON: invalid character 'a' looking for beginning of object key string; read as YAML (kubectl's fallback): manifests: `},
 		{"two JSON objects then garbage stay JSON", "cm.json", `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
