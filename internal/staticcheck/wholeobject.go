@@ -450,14 +450,13 @@ func leaves(path string, v any, expectedSide bool, out *[]difference) {
 		return
 	case []any:
 		if keys, ok := itemKeys(path, x); ok && len(x) > 0 {
-			for i, item := range x {
+			for i := range x {
 				d := difference{path: path + "[" + keys[i] + "]"}
 				if expectedSide {
 					d.expected, d.hasExp, d.actual, d.hasAct = rawText("present"), true, rawText("missing"), true
 				} else {
 					d.actual, d.hasAct = rawText("present (not in the seed)"), true
 				}
-				_ = item
 				*out = append(*out, d)
 			}
 			return
