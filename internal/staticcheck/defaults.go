@@ -18,10 +18,13 @@ import (
 // module, so each function below restates one of them for the kinds a
 // todo-app set holds, and nothing else. They were read from
 // k8s.io/kubernetes v1.36.3 (defaults.go and zz_generated.defaults.go of
-// pkg/apis/core/v1 and pkg/apis/apps/v1); testdata/stored/*.json records
-// what the API server stores for the repository's manifests after a dry-run
-// create, and TestDefaultingMatchesTheStoredObjects holds these functions to
-// it (golden_live_test.go regenerates it from a cluster).
+// pkg/apis/core/v1 and pkg/apis/apps/v1). testdata/stored/*.json is the
+// golden table of the repository's manifests as the API server stores them,
+// and TestDefaultingMatchesTheStoredObjects holds these functions to it.
+// golden_live_test.go (tag storedlive) records it from a cluster's dry-run
+// create; the committed table was derived from the same source reading
+// (-stored-from-source) because no cluster could be started when it was
+// written, and is to be re-recorded with -update-stored.
 //
 // Besides SetDefaults_*, the registry fills a few fields on create that are
 // the same for every object of a single-stack cluster; those are defaulted
