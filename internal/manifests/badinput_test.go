@@ -97,7 +97,7 @@ func fakeTokenSecret(namespace string) string {
 var badInputs = []badInput{
 	// Wrong passes from issue 9.
 	{name: "duplicate-key-second-secret", want: []string{
-		`secrets.yaml:10: v1 Secret/todo-app-secrets: duplicate field "stringData.OPENAI_API_KEY" (a key may appear once in a mapping; kubectl apply rejects it)`}},
+		`secrets.yaml:10: v1 Secret/todo-app-secrets: duplicate field "stringData.OPENAI_API_KEY" (kubectl would keep the last value silently; refused here so a typo cannot hide)`}},
 	{name: "multi-object-json", objects: 3},
 	{name: "list-kind", objects: 2},
 	{name: "unknown-field-replicaz", want: []string{
@@ -105,7 +105,7 @@ var badInputs = []badInput{
 	{name: "unknown-field-imagepulpolicy", want: []string{
 		`deployment.yaml:17: apps/v1 Deployment todo-app/backend: unknown field "spec.template.spec.containers[0].imagePulPolicy"`}},
 	{name: "duplicate-field-json", want: []string{
-		`configmap.json:6: v1 ConfigMap todo-app/a: duplicate field "data"`}},
+		`configmap.json:6: v1 ConfigMap todo-app/a: duplicate field "data" (kubectl would keep the last value silently; refused here so a typo cannot hide)`}},
 	{name: "kustomization-outside-root", load: "overlay", want: []string{
 		`overlay/kustomization.yaml: resource "../outside.yaml" is outside the kustomization's root`,
 		`kustomize's default load restriction (LoadRestrictionsRootOnly) refuses files outside the root`}},

@@ -88,7 +88,7 @@ func decodeBytes(file string, raw []byte, mode decodeMode) ([]Object, error) {
 	var docs []document
 	var err error
 	if hasJSONPrefix(raw) {
-		docs, err = splitJSON(file, raw)
+		docs, err = splitJSONOrYAML(file, raw)
 	} else {
 		docs, err = splitYAML(file, raw)
 	}
@@ -147,17 +147,50 @@ func splitYAML(file string, raw []byte) ([]document, error) {
 	return docs, nil
 }
 
+// splitJSONOrYAML reads content that starts with '{' as kubectl's
+// YAMLOrJSONDecoder does (k8s.io/apimachinery/pkg/util/yaml): as a stream of
+// JSON values first; when that fails before a second value was read, the
+// stream is read again as YAML from the end of the value read so far, since
+// flow-style YAML ({kind: ConfigMap, ...}) starts with '{' too. When both
+// fail, both reasons are given (kubectl reports only the JSON one).
+func splitJSONOrYAML(file string, raw []byte) ([]document, error) {
+	docs, consumed, jsonErr := splitJSON(file, raw)
+	if jsonErr == nil || len(docs) > 1 {
+		return docs, jsonErr
+	}
+	rest := raw[consumed:]
+	yamlDocs, err := splitYAML(file, rest)
+	if err != nil {
+		return nil, fmt.Errorf("%w; read as YAML (kubectl's fallback): %v", jsonErr, err)
+	}
+	offset := lineAt(raw, consumed) - 1
+	for _, d := range yamlDocs {
+		if isEmptyDocument(d.raw) {
+			continue
+		}
+		if _, err := yaml.YAMLToJSON(d.raw); err != nil {
+			return nil, fmt.Errorf("%w; read as YAML (kubectl's fallback): %v", jsonErr, malformedYAML(file, offset+d.line, err))
+		}
+		d.line += offset
+		docs = append(docs, d)
+	}
+	return docs, nil
+}
+
 // splitJSON reads a stream of JSON values, as kubectl does for a file whose
-// content starts with '{': every object is read, not only the first.
-func splitJSON(file string, raw []byte) ([]document, error) {
+// content starts with '{': every object is read, not only the first. It
+// returns the values read and the offset after the last of them, also on
+// error.
+func splitJSON(file string, raw []byte) ([]document, int, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	var docs []document
+	consumed := 0
 	for {
 		off := int(dec.InputOffset())
 		var m json.RawMessage
 		err := dec.Decode(&m)
 		if errors.Is(err, io.EOF) {
-			return docs, nil
+			return docs, consumed, nil
 		}
 		if err != nil {
 			at := off
@@ -165,8 +198,9 @@ func splitJSON(file string, raw []byte) ([]document, error) {
 			if errors.As(err, &se) {
 				at = int(se.Offset)
 			}
-			return nil, fmt.Errorf("manifests: %s:%d: malformed JSON: %s", file, lineAt(raw, at), strings.TrimPrefix(err.Error(), "json: "))
+			return docs, consumed, fmt.Errorf("manifests: %s:%d: malformed JSON: %s", file, lineAt(raw, at), strings.TrimPrefix(err.Error(), "json: "))
 		}
+		consumed = int(dec.InputOffset())
 		for off < len(raw) && strings.IndexByte(" \t\r\n", raw[off]) >= 0 {
 			off++
 		}
@@ -239,7 +273,18 @@ func decodeDocument(file string, d document, mode decodeMode) ([]Object, error) 
 			if js, err = yaml.YAMLToJSON(d.raw); err != nil {
 				return nil, malformedYAML(file, d.line, err)
 			}
-			strictErrs = append(strictErrs, dupErr)
+			// The strict conversion also counts a key that overrides one a
+			// merge key (<<: *anchor) brought in; YAML and kubectl's reader
+			// do not. Only a key written twice in one mapping is refused.
+			root := parseNode(d.raw)
+			switch dups := duplicateKeys(root); {
+			case len(dups) > 0:
+				strictErrs = append(strictErrs, dups...)
+			case root == nil || !hasMergeKey(root):
+				// Keys that differ in spelling but not in value to
+				// kubectl's YAML 1.1 reader (y and true): its word stands.
+				strictErrs = append(strictErrs, dupErr)
+			}
 		}
 	}
 	t := bytes.TrimSpace(js)
@@ -372,7 +417,7 @@ func malformedYAML(file string, docStart int, err error) error {
 
 var (
 	yamlErrLine   = regexp.MustCompile(`line (\d+): (.*)`)
-	yamlDupKey    = regexp.MustCompile(`line (\d+): key "((?:[^"\\]|\\.)*)" already set in map`)
+	yamlDupKey    = regexp.MustCompile(`line (\d+): key (?:"((?:[^"\\]|\\.)*)"|(\S+)) already set in map`)
 	strictField   = regexp.MustCompile(`^(unknown|duplicate) field "(.*)"$`)
 	yamlErrPrefix = "yaml: unmarshal errors:"
 )
@@ -406,17 +451,31 @@ func decodeError(file string, d document, where string, h head, js []byte, err e
 			if n := nodeAt(root, m[2], m[1] == "duplicate"); n != nil {
 				at = fmt.Sprintf("%s:%d", file, lineOf(n.Line))
 			}
-			msgs = append(msgs, fmt.Sprintf("manifests: %s: %s: %s field %q (kubectl apply's strict field validation rejects it)", at, obj, m[1], m[2]))
+			why := "kubectl apply's strict field validation rejects it"
+			if m[1] == "duplicate" {
+				why = duplicateWhy
+			}
+			msgs = append(msgs, fmt.Sprintf("manifests: %s: %s: %s field %q (%s)", at, obj, m[1], m[2], why))
+			continue
+		}
+		var dup *duplicateKeyError
+		if errors.As(e, &dup) {
+			msgs = append(msgs, fmt.Sprintf("manifests: %s:%d: %s: duplicate field %q (%s)", file, lineOf(dup.line), obj, dup.path, duplicateWhy))
 			continue
 		}
 		if strings.HasPrefix(text, yamlErrPrefix) {
-			for _, m := range yamlDupKey.FindAllStringSubmatch(text, -1) {
+			matches := yamlDupKey.FindAllStringSubmatch(text, -1)
+			if len(matches) == 0 {
+				msgs = append(msgs, fmt.Sprintf("manifests: %s: %s: %s", where, obj, text))
+			}
+			for _, m := range matches {
 				n, _ := strconv.Atoi(m[1])
-				path := pathOfKey(root, n, m[2])
+				key := m[2] + m[3] // quoted, or a scalar of another type (true, 1)
+				path := pathOfKey(root, n, key)
 				if path == "" {
-					path = m[2]
+					path = key
 				}
-				msgs = append(msgs, fmt.Sprintf("manifests: %s:%d: %s: duplicate field %q (a key may appear once in a mapping; kubectl apply rejects it)", file, lineOf(n), obj, path))
+				msgs = append(msgs, fmt.Sprintf("manifests: %s:%d: %s: duplicate field %q (%s)", file, lineOf(n), obj, path, duplicateWhy))
 			}
 			continue
 		}
@@ -651,4 +710,80 @@ func supportedList() string {
 	}
 	sort.Strings(kinds)
 	return strings.Join(kinds, ", ")
+}
+
+// duplicateWhy is why a field given twice is refused. kubectl's reader
+// (sigs.k8s.io/yaml, encoding/json) keeps the last value without a word and
+// sends only that one; refusing it keeps a typo or a pasted-twice key from
+// hiding the value the author meant.
+const duplicateWhy = "kubectl would keep the last value silently; refused here so a typo cannot hide"
+
+// duplicateKeyError is a mapping key written twice in one mapping.
+type duplicateKeyError struct {
+	line int    // within the document
+	path string // field path of the second key
+}
+
+func (e *duplicateKeyError) Error() string {
+	return fmt.Sprintf("line %d: duplicate field %q", e.line, e.path)
+}
+
+// duplicateKeys finds every key written twice in one mapping of a parsed
+// document. A merge key (<<) is not a key of the mapping, and a key beside
+// it that overrides a merged one is not a duplicate: YAML's merge keys exist
+// for exactly that. Mappings reached through an alias are checked where the
+// anchor defines them, once.
+func duplicateKeys(root *yaml3.Node) []error {
+	if root == nil {
+		return nil
+	}
+	var errs []error
+	var walk func(n *yaml3.Node, path string)
+	walk = func(n *yaml3.Node, path string) {
+		switch n.Kind {
+		case yaml3.MappingNode:
+			seen := make(map[string]bool, len(n.Content)/2)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if k.Kind == yaml3.AliasNode && k.Alias != nil {
+					k = k.Alias
+				}
+				if k.Tag == "!!merge" {
+					continue
+				}
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if seen[k.Value] {
+					errs = append(errs, &duplicateKeyError{line: n.Content[i].Line, path: p})
+				}
+				seen[k.Value] = true
+				walk(n.Content[i+1], p)
+			}
+		case yaml3.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(root, "")
+	return errs
+}
+
+// hasMergeKey reports whether a document uses a merge key anywhere.
+func hasMergeKey(n *yaml3.Node) bool {
+	if n.Kind == yaml3.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Tag == "!!merge" {
+				return true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if hasMergeKey(c) {
+			return true
+		}
+	}
+	return false
 }

@@ -153,8 +153,9 @@ func (r Result) Failed() []string {
 // Run runs every static check on the set.
 func Run(s *manifests.Set, p manifests.Profile) Result {
 	r := Result{Set: s.Name, Profile: p, Findings: map[string][]Finding{}}
+	shared := &runCache{} // one defaulted view and one comparison per object, shared by the checks
 	for _, chk := range Catalogue {
-		r.Findings[chk.ID] = RunOne(chk, s, p)
+		r.Findings[chk.ID], _ = evaluate(chk, s, p, shared)
 	}
 	return r
 }
@@ -168,8 +169,22 @@ func RunOne(chk Check, s *manifests.Set, p manifests.Profile) []Finding {
 // Evaluate runs one check and also says why it was skipped, if it was: a
 // check with no findings and a skip reason checked nothing.
 func Evaluate(chk Check, s *manifests.Set, p manifests.Profile) (findings []Finding, skipped string) {
+	return evaluate(chk, s, p, &runCache{})
+}
+
+// evaluate runs the check's field-by-field comparison, then adds the
+// whole-object differences in its area that those did not report. The
+// checks of the seed's objects and of their references read the set as the
+// API server stores it (defaulted); the others read it as written.
+func evaluate(chk Check, s *manifests.Set, p manifests.Profile, shared *runCache) (findings []Finding, skipped string) {
 	c := &checker{id: chk.ID, set: s, profile: p}
+	if readsStored(chk.ID) {
+		c.set = shared.storedView(s)
+	}
 	chk.Run(c)
+	if c.skipped == "" {
+		c.compareWhole(shared)
+	}
 	if len(c.findings) > 0 {
 		return c.findings, ""
 	}

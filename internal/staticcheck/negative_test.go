@@ -111,8 +111,8 @@ var negativeCases = []mutation{
 	{"token in the app's ConfigMap", def, []string{"CM-1", "SEC-2"}, placeAt("the app's ConfigMap", "OpenAI project key")},
 	{"token in another ConfigMap's binaryData", per, []string{"SEC-2"}, placeAt("another ConfigMap's binaryData", "generic high-entropy api_key")},
 	{"token in the backend's env", def, []string{"SEC-2", "BD-5"}, placeAt("container env value", "OpenAI project key")},
-	{"token in an initContainer's env", def, []string{"SEC-2"}, placeAt("initContainer env value", "GitHub personal access token")},
-	{"token in an ephemeralContainer's env", def, []string{"SEC-2"}, placeAt("ephemeralContainer env value", "Anthropic API key")},
+	{"token in an initContainer's env", def, []string{"SEC-2", "FD-4"}, placeAt("initContainer env value", "GitHub personal access token")},
+	{"token in an ephemeralContainer's env", def, []string{"SEC-2", "BD-4"}, placeAt("ephemeralContainer env value", "Anthropic API key")},
 	{"token in a StatefulSet's env", def, []string{"SEC-2"}, placeAt("env of another workload kind (StatefulSet)", "Slack bot token")},
 	{"token in an unstructured CronJob's env", def, []string{"SEC-2"}, placeAt("env of an unstructured workload (CronJob)", "AWS access key id")},
 	{"token in an object annotation", def, []string{"SEC-2"}, placeAt("object annotation", "Stripe live secret key")},
@@ -225,10 +225,10 @@ var negativeCases = []mutation{
 		class := "standard"
 		object[*corev1.PersistentVolumeClaim](t, s, "PersistentVolumeClaim", "backend-uploads-pvc").Spec.StorageClassName = &class
 	}},
-	{"PV reserved for another claim", per, []string{"X-1"}, func(t testing.TB, s *manifests.Set) {
+	{"PV reserved for another claim", per, []string{"PV-1", "X-1"}, func(t testing.TB, s *manifests.Set) {
 		object[*corev1.PersistentVolume](t, s, "PersistentVolume", "backend-uploads-pv").Spec.ClaimRef = &corev1.ObjectReference{Namespace: "todo-app", Name: "other-claim"}
 	}},
-	{"mount of a volume the pod lacks", def, []string{"X-1"}, func(t testing.TB, s *manifests.Set) {
+	{"mount of a volume the pod lacks", def, []string{"FD-4", "X-1"}, func(t testing.TB, s *manifests.Set) {
 		c := ctr0(t, s, "frontend")
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "cache", MountPath: "/cache"})
 	}},

@@ -43,7 +43,7 @@ func find[T any](c *checker, kind, name string) (T, string, bool) {
 func mustFind[T any](c *checker, kind, name string) (T, string, bool) {
 	t, res, ok := find[T](c, kind, name)
 	if !ok {
-		c.fail(res, "(object)", "present in the set", "missing")
+		c.fail(res, "(object)", "present in the set", c.missingActual(kind, name))
 	}
 	return t, res, ok
 }
@@ -80,7 +80,24 @@ func (c *checker) namespaced(res, ns string) {
 	expect(c, res, "metadata.namespace", spec.Namespace, ns)
 }
 
-func (c *checker) labels(res, field string, want, got map[string]string) {
+// labelFloor holds the seed's labels as a floor: each must be present with
+// the seed's value; other labels (app.kubernetes.io/*, helm.sh/chart, a
+// kustomization's labels:) are allowed, since nothing selects on them here.
+func (c *checker) labelFloor(res, field string, want, got map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		v, ok := got[k]
+		switch {
+		case !ok:
+			c.fail(res, field+"."+k, want[k], nil)
+		case v != want[k]:
+			c.fail(res, field+"."+k, want[k], v)
+		}
+	}
+}
+
+// selectorExactly holds a selector to the seed's, key for key: an extra key
+// changes which pods a Service or Deployment owns.
+func (c *checker) selectorExactly(res, field string, want, got map[string]string) {
 	if !maps.Equal(want, got) {
 		c.fail(res, field, want, got)
 	}

@@ -15,7 +15,7 @@ func checkNamespace(c *checker) {
 	if !ok {
 		return
 	}
-	c.labels(res, "metadata.labels", seed.Namespace.Labels, ns.Labels)
+	c.labelFloor(res, "metadata.labels", seed.Namespace.Labels, ns.Labels)
 }
 
 func checkConfigMap(c *checker) {
@@ -25,7 +25,7 @@ func checkConfigMap(c *checker) {
 		return
 	}
 	c.namespaced(res, cm.Namespace)
-	c.labels(res, "metadata.labels", want.Labels, cm.Labels)
+	c.labelFloor(res, "metadata.labels", want.Labels, cm.Labels)
 	c.mapExactly(res, "data", want.Data, cm.Data, false)
 	if len(cm.BinaryData) > 0 {
 		c.fail(res, "binaryData", nil, slices.Sorted(maps.Keys(cm.BinaryData)))
@@ -40,7 +40,7 @@ func checkSecret(c *checker) {
 	}
 	c.namespaced(res, s.Namespace)
 	expect(c, res, "type", want.Type, string(s.Type))
-	c.labels(res, "metadata.labels", want.Labels, s.Labels)
+	c.labelFloor(res, "metadata.labels", want.Labels, s.Labels)
 	got := secretKeys(s)
 	for _, k := range want.Keys {
 		if _, ok := got[k]; !ok {
@@ -106,7 +106,7 @@ func checkPV(c *checker) {
 		return
 	}
 	expect(c, res, "metadata.namespace", "", pv.Namespace)
-	c.labels(res, "metadata.labels", want.Labels, pv.Labels)
+	c.labelFloor(res, "metadata.labels", want.Labels, pv.Labels)
 	c.quantity(res, "spec.capacity.storage", want.Capacity, pv.Spec.Capacity[corev1.ResourceStorage])
 	if len(pv.Spec.Capacity) != 1 {
 		c.fail(res, "spec.capacity", "storage only", fmt.Sprint(pv.Spec.Capacity))
@@ -133,7 +133,7 @@ func checkPVC(c *checker) {
 		return
 	}
 	c.namespaced(res, pvc.Namespace)
-	c.labels(res, "metadata.labels", want.Labels, pvc.Labels)
+	c.labelFloor(res, "metadata.labels", want.Labels, pvc.Labels)
 	c.accessModes(res, want.AccessModes, pvc.Spec.AccessModes)
 	c.quantity(res, "spec.resources.requests.storage", want.Request, pvc.Spec.Resources.Requests[corev1.ResourceStorage])
 	class := ""
@@ -150,7 +150,7 @@ func optionalInDefault[T any](c *checker, kind, name string) (T, string, bool) {
 	switch {
 	case ok:
 	case c.profile == manifests.Persistent:
-		c.fail(res, "(object)", "present in the "+string(manifests.Persistent)+" variant", "missing")
+		c.fail(res, "(object)", "present in the "+string(manifests.Persistent)+" variant", c.missingActual(kind, name))
 	default:
 		c.skip(fmt.Sprintf("set %s holds no %s %s (optional: only the %s variant has it)", c.set.Name, kind, name, manifests.Persistent))
 	}

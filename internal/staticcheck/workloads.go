@@ -3,6 +3,7 @@ package staticcheck
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,13 +21,13 @@ func deploymentLabels(w workload) func(*checker) {
 			return
 		}
 		c.namespaced(res, d.Namespace)
-		c.labels(res, "metadata.labels", want.Labels, d.Labels)
-		c.labels(res, "spec.template.metadata.labels", want.Labels, d.Spec.Template.Labels)
+		c.labelFloor(res, "metadata.labels", want.Labels, d.Labels)
+		c.labelFloor(res, "spec.template.metadata.labels", want.Labels, d.Spec.Template.Labels)
 		if d.Spec.Selector == nil {
 			c.fail(res, "spec.selector.matchLabels", want.Selector, nil)
 			return
 		}
-		c.labels(res, "spec.selector.matchLabels", want.Selector, d.Spec.Selector.MatchLabels)
+		c.selectorExactly(res, "spec.selector.matchLabels", want.Selector, d.Spec.Selector.MatchLabels)
 		if len(d.Spec.Selector.MatchExpressions) > 0 {
 			c.fail(res, "spec.selector.matchExpressions", nil, len(d.Spec.Selector.MatchExpressions))
 		}
@@ -70,9 +71,29 @@ func (c *checker) intOrString(res, field string, want int32, got *intstr.IntOrSt
 		c.fail(res, field, want, "unset")
 		return
 	}
-	if got.Type != intstr.Int || got.IntVal != want {
+	switch {
+	case got.Type == intstr.String && isNumber(got.StrVal):
+		c.fail(res, field, want, rawText(fmt.Sprintf("%q (a string: taken as a percentage, and it lacks the %%; write %s unquoted)", got.StrVal, got.StrVal)))
+	case got.Type != intstr.Int || got.IntVal != want:
 		c.fail(res, field, want, got.String())
 	}
+}
+
+// portAsWritten explains a port given as a string that names no container
+// port: a quoted number is a port name to the API server, not a number.
+func portAsWritten(p intstr.IntOrString) any {
+	if p.Type == intstr.String && isNumber(p.StrVal) {
+		return rawText(fmt.Sprintf("%q (a string: taken as a port name, and no container port is named %q; write %s unquoted)", p.StrVal, p.StrVal, p.StrVal))
+	}
+	if p.Type == intstr.String {
+		return rawText(fmt.Sprintf("%q (a port name no container port has)", p.StrVal))
+	}
+	return p.String()
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 func deploymentContainer(w workload) func(*checker) {
@@ -212,7 +233,7 @@ func (c *checker) probe(res, field string, want spec.Probe, got *corev1.Probe, c
 	} else {
 		expect(c, res, field+".httpGet.path", want.Path, got.HTTPGet.Path)
 		if port, ok := resolvePort(got.HTTPGet.Port, ctr); !ok || port != want.Port {
-			c.fail(res, field+".httpGet.port", want.Port, got.HTTPGet.Port.String())
+			c.fail(res, field+".httpGet.port", want.Port, portAsWritten(got.HTTPGet.Port))
 		}
 		if s := got.HTTPGet.Scheme; s != "" && s != corev1.URISchemeHTTP {
 			c.fail(res, field+".httpGet.scheme", "HTTP", string(s))
@@ -318,9 +339,9 @@ func service(w workload) func(*checker) {
 			return
 		}
 		c.namespaced(res, s.Namespace)
-		c.labels(res, "metadata.labels", want.Labels, s.Labels)
+		c.labelFloor(res, "metadata.labels", want.Labels, s.Labels)
 		expect(c, res, "spec.type", want.Type, string(s.Spec.Type))
-		c.labels(res, "spec.selector", want.Selector, s.Spec.Selector)
+		c.selectorExactly(res, "spec.selector", want.Selector, s.Spec.Selector)
 		expect(c, res, "spec.sessionAffinity", want.SessionAffinity, string(s.Spec.SessionAffinity))
 		if s.Spec.ClusterIP == corev1.ClusterIPNone {
 			c.fail(res, "spec.clusterIP", "allocated (not headless)", "None")
@@ -337,7 +358,7 @@ func service(w workload) func(*checker) {
 		// The seed writes the number; the container port's name is the same port.
 		if !(p.TargetPort.Type == intstr.Int && p.TargetPort.IntVal == want.TargetPort) &&
 			!(p.TargetPort.Type == intstr.String && p.TargetPort.StrVal == w.spec().Deployment.Container.PortName) {
-			c.fail(res, "spec.ports[0].targetPort", want.TargetPort, p.TargetPort.String())
+			c.fail(res, "spec.ports[0].targetPort", want.TargetPort, portAsWritten(p.TargetPort))
 		}
 		expect(c, res, "spec.ports[0].nodePort", want.NodePort, p.NodePort)
 		expect(c, res, "spec.ports[0].protocol", want.Protocol, string(p.Protocol))
