@@ -31,9 +31,12 @@ var wholeObjectCases = []struct {
 	{mutation{"stdin true", per, []string{"FD-4"}, func(t testing.TB, s *manifests.Set) {
 		ctr0(t, s, "frontend").Stdin = true
 	}}, []string{`FD-4 spec.template.spec.containers[frontend].stdin: expected <unset>, actual true`}},
-	{mutation{"privileged container", def, []string{"BD-4"}, func(t testing.TB, s *manifests.Set) {
+	// Baseline pod security forbids it too (SEC-4).
+	{mutation{"privileged container", def, []string{"SEC-4", "BD-4"}, func(t testing.TB, s *manifests.Set) {
 		ctr0(t, s, "backend").SecurityContext = &corev1.SecurityContext{Privileged: ptrTo(true)}
-	}}, []string{`BD-4 spec.template.spec.containers[backend].securityContext.privileged: expected <unset>, actual true`}},
+	}}, []string{
+		`SEC-4 spec.template.spec: expected "Pod Security Standards baseline:v1.36", actual "privileged (container \"backend\" must not set securityContext.privileged=true)"`,
+		`BD-4 spec.template.spec.containers[backend].securityContext.privileged: expected <unset>, actual true`}},
 	{mutation{"extra Deployment selector key (also on the pods)", def, []string{"BD-1"}, func(t testing.TB, s *manifests.Set) {
 		d := deploy(t, s, "backend")
 		d.Spec.Selector.MatchLabels["track"] = "stable"
