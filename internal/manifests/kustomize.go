@@ -135,6 +135,9 @@ func (p *preflight) walk(absDir, display string, chain []string) error {
 	if err := refuseRemote(shown, &k); err != nil {
 		return err
 	}
+	if err := refuseHelmCharts(shown, display, &k); err != nil {
+		return err
+	}
 	chain = append(chain, absDir)
 	dirs := map[string]string{} // entry -> field
 	for _, e := range slices.Concat(k.Resources, k.Bases) {
@@ -273,6 +276,33 @@ func refuseRemote(shown string, k *types.Kustomization) error {
 	return nil
 }
 
+// refuseHelmCharts explains a kustomization that inflates Helm charts
+// (helmCharts:, or the deprecated helmChartInflationGenerator:). kustomize
+// runs helm for them only with --enable-helm, which `kubectl apply -k` does
+// not have: kubectl cannot apply this kustomization either. The chart can
+// be checked on its own. Nothing of the entry is quoted but the chart's name
+// (valuesInline and a repository URL may hold credentials).
+func refuseHelmCharts(shown, display string, k *types.Kustomization) error {
+	charts := slices.Clone(k.HelmCharts)
+	for _, a := range k.HelmChartInflationGenerator {
+		charts = append(charts, types.HelmChart{Name: a.ChartName, Repo: a.ChartRepoURL})
+	}
+	if len(charts) == 0 {
+		return nil
+	}
+	c := charts[0]
+	home := types.HelmDefaultHome
+	if k.HelmGlobals != nil && k.HelmGlobals.ChartHome != "" {
+		home = k.HelmGlobals.ChartHome
+	}
+	where := fmt.Sprintf("point MANIFESTS_DIR at the chart itself (%s), with its values in %s or %s",
+		filepath.Join(display, home, c.Name), EnvValues, EnvSet)
+	if c.Repo != "" {
+		where = fmt.Sprintf("its chart comes from a chart repository (repo:, not shown), which is never downloaded: vendor the chart into the repository (helm pull --untar), then point MANIFESTS_DIR at it, with its values in %s or %s", EnvValues, EnvSet)
+	}
+	return fmt.Errorf("manifests: %s: helmCharts entry %q: kustomize inflates Helm charts only when run with --enable-helm, which `kubectl apply -k` does not have, so kubectl cannot apply this kustomization either (valuesInline not shown). To check the chart, %s", shown, c.Name, where)
+}
+
 func generatorFiles(s types.KvPairSources) []string {
 	var out []string
 	for _, f := range s.FileSources {
@@ -343,6 +373,12 @@ var (
 	krustyLiteral     = regexp.MustCompile(`invalid literal source [^\n]*?, expected key=value`)
 	krustyEnvLine     = regexp.MustCompile(`has invalid utf8 bytes : [^\n]*`)
 	krustyPatchSource = regexp.MustCompile(`(?s)unable to parse SM or JSON patch from .*`)
+	// A builtin's configuration (a replacement, a patch, a generator, a
+	// helm chart's valuesInline), quoted whole when it cannot be set up.
+	krustyConfig = regexp.MustCompile("(?s)with config: `.*?`")
+	// kyaml quotes the node it could not walk: a field's value (a
+	// replacement error quotes the value it was replacing).
+	kyamlNodeContents = regexp.MustCompile(`(?s)node contents:.*`)
 )
 
 // redactKustomize removes quoted input from a krusty error, keeping what
@@ -352,6 +388,8 @@ func redactKustomize(msg string) string {
 	msg = krustyLiteral.ReplaceAllString(msg, "invalid literal source (value not shown), expected key=value")
 	msg = krustyEnvLine.ReplaceAllString(msg, "has invalid utf8 bytes (line not shown)")
 	msg = krustyPatchSource.ReplaceAllString(msg, "unable to parse an inline patch as a strategic merge or JSON 6902 patch (patch not shown)")
+	msg = krustyConfig.ReplaceAllString(msg, "with its configuration (not shown)")
+	msg = strings.TrimRight(kyamlNodeContents.ReplaceAllString(msg, "the node's contents (not shown)"), "\n ")
 	return redactObjects(msg)
 }
 
