@@ -255,9 +255,9 @@ var badInputs = []badInput{
 	{name: "helm-render-bomb-repeat", want: []string{
 		`/helm-render-bomb-repeat: render: template bomb/templates/cm.yaml: repeat would build a string of 1000000000×1 bytes, over 16 MiB, the render size limit`}},
 	{name: "helm-render-bomb-doubling", want: []string{
-		`/helm-render-bomb-doubling: render: template bomb/templates/cm.yaml: a function returned 18874367 bytes, over 16 MiB, the render size limit`}},
+		`/helm-render-bomb-doubling: render: template bomb/templates/cm.yaml: cat would build a string from 18874366 bytes of arguments, over 16 MiB, the render size limit`}},
 	{name: "helm-render-bomb-objects", want: []string{
-		`/helm-render-bomb-objects: template bomb/templates/cms.yaml: the render reaches 100000 documents, over 5000, the render object limit`}},
+		`/helm-render-bomb-objects: template bomb/templates/cms.yaml: the render reaches 20000 documents, over 5000, the render object limit`}},
 	{name: "helm-fail-quotes-value", env: map[string]string{EnvSet: "database.password=" + fakeToken[:20]},
 		want: []string{`render: execution error at (bomb/templates/cm.yaml:2:4): database.password <value of .Values.database.password, not shown> is too short`},
 		hide: []string{fakeToken[:20]}},

@@ -23,7 +23,6 @@ import (
 	"maps"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -31,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -315,47 +313,32 @@ func renderChart(dir string, s HelmSettings) (*chartRender, error) {
 }
 
 // boundedRender runs Helm's engine (the zero Engine `helm template` uses
-// without --validate: no cluster, so `lookup` finds nothing) with the render
-// limits. A render that does not return by the deadline, plus a grace for a
-// function already running, is abandoned (see helm_limits.go).
+// without --validate: no cluster, so `lookup` finds nothing) within the
+// render limits, watched by the watchdog (helm_limits.go).
 func boundedRender(chrt *chart.Chart, vals common.Values) (map[string]string, []string, error) {
+	return boundedRenderExit(chrt, vals, exitForLimit)
+}
+
+func boundedRenderExit(chrt *chart.Chart, vals common.Values, exit func(string)) (map[string]string, []string, error) {
 	b := newRenderBudget()
 	b.order = instrument(chrt)
 	e := engine.Engine{CustomTemplateFuncs: b.boundedFuncs()}
-	type result struct {
-		files map[string]string
-		err   error
+	done := make(chan struct{})
+	go b.watch(func(b *renderBudget) string {
+		return fmt.Sprintf("chart %s: render: template %s: in a loop or recursion without a function call", chrt.ChartFullPath(), b.current())
+	}, done, exit)
+	files, err := e.RenderWithContext(context.Background(), chrt, vals)
+	close(done)
+	b.mu.Lock()
+	breach, lookups := b.breach, b.lookups
+	b.mu.Unlock()
+	if breach != nil {
+		return nil, nil, breach
 	}
-	done := make(chan result, 1)
-	go func() {
-		files, err := e.RenderWithContext(context.Background(), chrt, vals)
-		done <- result{files, err}
-	}()
-	timer := time.NewTimer(MaxRenderTime + time.Second)
-	defer timer.Stop()
-	select {
-	case r := <-done:
-		b.mu.Lock()
-		breach, lookups := b.breach, b.lookups
-		b.mu.Unlock()
-		if breach != nil {
-			return nil, nil, breach
-		}
-		if r.err != nil {
-			return nil, nil, r.err
-		}
-		for name := range r.files {
-			// The completion call leaves nothing, but Helm's own partial
-			// files are skipped before it runs: drop them as Helm does.
-			if strings.HasPrefix(path.Base(name), "_") {
-				delete(r.files, name)
-			}
-		}
-		return r.files, lookups, nil
-	case <-timer.C:
-		err := b.over("rendering took longer than %s, the render time limit; it loops or recurses without calling a function, so it could not be stopped and is abandoned", MaxRenderTime)
-		return nil, nil, fmt.Errorf("%w (%w)", err, errRenderAbandoned)
+	if err != nil {
+		return nil, nil, err
 	}
+	return files, lookups, nil
 }
 
 // checkRenderSize measures the rendered files before anything sorts or

@@ -14,10 +14,11 @@ package manifests
 //   - MaxRenderTime of rendering;
 //   - MaxRenderHeap of heap growth while rendering.
 //
-// How they are enforced, and what they cannot reach: Go's text/template
-// offers no hook into execution and Helm's engine writes each template into
-// its own strings.Builder; RenderWithContext's context reaches only `lookup`.
-// So the limits are checked wherever the engine hands control back:
+// How they are enforced: Go's text/template offers no hook into execution,
+// and Helm's engine writes each template into its own strings.Builder;
+// RenderWithContext's context reaches only `lookup`. So the limits are
+// checked wherever the engine hands control back, and a watchdog covers the
+// rest:
 //
 //   - every Sprig function a template calls is wrapped: before it runs the
 //     deadline and the heap are checked, after it returns a string result
@@ -30,17 +31,18 @@ package manifests
 //   - a call appended to the end of each template records its completion
 //     (so a failure names the template that was running) and checks the
 //     deadline and heap;
-//   - the rendered files are measured before they are split or decoded.
-//
-// A template that loops or recurses with no function call at all
-// ({{range 1000000000}}x{{end}}, or nested {{template}} calls) cannot be
-// interrupted from inside the process: the render is then abandoned at
-// MaxRenderTime with an error naming the template and the limit, and its
-// goroutine is left to the process's exit (Go cannot stop a goroutine).
+//   - the rendered files are measured before they are split or decoded;
+//   - a template that loops, recurses or writes with no function call at
+//     all ({{range 100000000}}x{{end}}, nested {{template}} calls) cannot be
+//     interrupted: Go cannot stop a goroutine. A watchdog then ends the
+//     process, with exit status RenderLimitExit and a message naming the
+//     template and the limit, once the render passes MaxRenderTime plus
+//     watchdogGrace or grows the heap by watchdogHeap. The run fails; it
+//     neither hangs nor exhausts the machine's memory.
 
 import (
-	"errors"
 	"fmt"
+	"os"
 	"path"
 	"reflect"
 	"regexp"
@@ -53,6 +55,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"github.com/puretasks/k8s-conformance/internal/printsafe"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 )
 
@@ -60,8 +63,15 @@ import (
 const (
 	MaxRenderBytes   = 16 << 20
 	MaxRenderObjects = 5000
-	MaxRenderTime    = 3 * time.Second
-	MaxRenderHeap    = 128 << 20
+	MaxRenderTime    = 2 * time.Second
+	MaxRenderHeap    = 96 << 20
+	// The watchdog's bounds, beyond the limits the render checks itself, so
+	// that a render stopped by its own checks is never cut short by it.
+	watchdogGrace = 500 * time.Millisecond
+	watchdogHeap  = 128 << 20
+	watchdogTick  = 5 * time.Millisecond
+	// RenderLimitExit is the exit status of a process ended by the watchdog.
+	RenderLimitExit = 3
 	// maxListLen caps the lists until/untilStep/seq build (8 bytes each).
 	maxListLen = 1 << 20
 )
@@ -199,7 +209,7 @@ func (b *renderBudget) boundedFuncs() template.FuncMap {
 	f := template.FuncMap{}
 	for name, fn := range sprig.TxtFuncMap() {
 		if !helmOwn[name] {
-			f[name] = b.wrap(fn)
+			f[name] = b.wrap(name, fn)
 		}
 	}
 	sized := template.FuncMap{
@@ -347,6 +357,9 @@ func (b *renderBudget) printf(format string, args ...any) (string, error) {
 			}
 		}
 	}
+	if n := argBytes([]reflect.Value{reflect.ValueOf(args)}) + len(format); n > MaxRenderBytes {
+		return "", b.over("printf would build a string from %d bytes of arguments, over %d MiB, the render size limit", n, MaxRenderBytes>>20)
+	}
 	out := fmt.Sprintf(format, args...)
 	if len(out) > MaxRenderBytes {
 		return "", b.over("printf built %d bytes, over %d MiB, the render size limit", len(out), MaxRenderBytes>>20)
@@ -356,10 +369,34 @@ func (b *renderBudget) printf(format string, args ...any) (string, error) {
 
 var errorType = reflect.TypeFor[error]()
 
+// argBytes is the length of the string arguments of a call, including those
+// in a variadic slice and in interface values.
+func argBytes(in []reflect.Value) int {
+	n := 0
+	for _, v := range in {
+		for v.Kind() == reflect.Interface && !v.IsNil() {
+			v = v.Elem()
+		}
+		switch v.Kind() {
+		case reflect.String:
+			n += v.Len()
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.Uint8 {
+				n += v.Len()
+				continue
+			}
+			for i := range v.Len() {
+				n += argBytes([]reflect.Value{v.Index(i)})
+			}
+		}
+	}
+	return n
+}
+
 // wrap returns fn with the budget checked before it runs and its string
 // result measured after: the same signature, so text/template calls it
 // exactly as it would call fn.
-func (b *renderBudget) wrap(fn any) any {
+func (b *renderBudget) wrap(name string, fn any) any {
 	v := reflect.ValueOf(fn)
 	t := v.Type()
 	if t.Kind() != reflect.Func || t.NumOut() == 0 {
@@ -386,6 +423,12 @@ func (b *renderBudget) wrap(fn any) any {
 		if err := b.check(); err != nil {
 			return fail(err)
 		}
+		// No string over MaxRenderBytes exists (each is stopped where it is
+		// made), so only several arguments together can exceed it: refused
+		// before the function copies them into one.
+		if n := argBytes(in); n > MaxRenderBytes {
+			return fail(b.over("%s would build a string from %d bytes of arguments, over %d MiB, the render size limit", name, n, MaxRenderBytes>>20))
+		}
 		var out []reflect.Value
 		if t.IsVariadic() {
 			out = v.CallSlice(in)
@@ -399,5 +442,44 @@ func (b *renderBudget) wrap(fn any) any {
 	}).Interface()
 }
 
-// errRenderAbandoned marks a render stopped from outside at the deadline.
-var errRenderAbandoned = errors.New("render abandoned")
+// watch ends the process when a render that cannot be interrupted passes
+// the watchdog's bounds (see the file comment); it returns when done closes.
+// exit is os.Exit but for tests.
+func (b *renderBudget) watch(what func(*renderBudget) string, done <-chan struct{}, exit func(string)) {
+	t := time.NewTicker(watchdogTick)
+	defer t.Stop()
+	deadline := b.deadline.Add(watchdogGrace)
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			var limit string
+			switch {
+			case now.After(deadline):
+				limit = fmt.Sprintf("rendering took longer than %s, the render time limit", MaxRenderTime)
+			case int64(heapBytes()-b.heap0) > watchdogHeap:
+				limit = fmt.Sprintf("rendering grew the heap by more than %d MiB, the render memory limit", watchdogHeap>>20)
+			default:
+				continue
+			}
+			select {
+			case <-done: // finished meanwhile: its own checks report it
+				return
+			default:
+			}
+			b.mu.Lock()
+			where := what(b)
+			b.mu.Unlock()
+			exit(printsafe.String(fmt.Sprintf("manifests: %s: %s, which cannot be interrupted: the process ends here", where, limit)))
+			return
+		}
+	}
+}
+
+// exitForLimit is the watchdog's exit: the message on stderr, then
+// RenderLimitExit.
+func exitForLimit(msg string) {
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(RenderLimitExit)
+}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -42,9 +43,12 @@ func (l *loader) renderKustomization(dir string) ([]Object, error) {
 		return nil, openError(dir, err)
 	}
 	fsys := &boundedFS{FileSystem: filesys.MakeFsOnDisk(), root: root}
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, absDir)
+	m, err := boundedKrusty(fsys, absDir, kustomizationIn(dir), exitForLimit)
 	if err != nil {
 		return nil, pf.explain(dir, err)
+	}
+	if err := checkKustomizeSize(kustomizationIn(dir), m); err != nil {
+		return nil, err
 	}
 	if m.Size() == 0 {
 		return nil, fmt.Errorf("manifests: %s lists no resources: the kustomization renders no objects (files beside it are read only when listed under resources:)", kustomizationIn(dir))
@@ -75,6 +79,42 @@ func (l *loader) renderKustomization(dir string) ([]Object, error) {
 		}
 	}
 	return objs, nil
+}
+
+// boundedKrusty runs krusty under the render limits' watchdog (helm_limits.go):
+// a kustomization is a program too (ten bases, each including the ten of the
+// level below under its own nameSuffix, build 10^n objects), and krusty
+// cannot be interrupted, so a build past MaxRenderTime plus the grace, or
+// growing the heap by the watchdog's bound, ends the process with a message
+// naming the kustomization and the limit.
+func boundedKrusty(fsys filesys.FileSystem, absDir, shown string, exit func(string)) (resmap.ResMap, error) {
+	b := newRenderBudget()
+	done := make(chan struct{})
+	go b.watch(func(*renderBudget) string {
+		return fmt.Sprintf("kustomize build %s", shown)
+	}, done, exit)
+	defer close(done)
+	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, absDir)
+}
+
+// checkKustomizeSize holds a kustomize build to the render limits on what it
+// produced: MaxRenderObjects objects, MaxRenderBytes in all.
+func checkKustomizeSize(shown string, m resmap.ResMap) error {
+	if n := m.Size(); n > MaxRenderObjects {
+		return fmt.Errorf("manifests: kustomize build %s: builds %d objects, over %d, the render object limit (this app installs about ten)", shown, n, MaxRenderObjects)
+	}
+	total := 0
+	for _, r := range m.Resources() {
+		js, err := r.MarshalJSON()
+		if err != nil {
+			continue // reported where the objects are decoded
+		}
+		total += len(js)
+		if total > MaxRenderBytes {
+			return fmt.Errorf("manifests: kustomize build %s: the objects reach %d bytes, over %d MiB, the render size limit (at %s)", shown, total, MaxRenderBytes>>20, r.CurId())
+		}
+	}
+	return nil
 }
 
 // originSource names the file a rendered object came from, from the origin
