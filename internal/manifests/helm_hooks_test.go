@@ -77,3 +77,20 @@ spec:
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `demo/templates/job.yaml:8: batch/v1 Job/migrate: unknown field "spec.backofLimit" (kubectl apply's strict field validation rejects it) (a Helm hook, rendered from `)
 }
+
+// The X-3 fixture: the app's chart and a post-install hook Service, kept in
+// the cluster, that opens a NodePort on the backend's pods. The hook is a
+// typed Service in Installed(), where the exposure rule reads it.
+func TestHookServiceExposingTheBackendIsInstalled(t *testing.T) {
+	s, err := Load(filepath.Join(badInputsDir(t), "helm-hook-exposes-backend"))
+	require.NoError(t, err)
+	require.Len(t, s.Hooks, 1)
+	svc, ok := s.Hooks[0].Object.(*corev1.Service)
+	require.True(t, ok, "%T", s.Hooks[0].Object)
+	assert.Equal(t, "backend-debug", svc.Name)
+	assert.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
+	assert.Equal(t, map[string]string{"app": "backend"}, svc.Spec.Selector)
+	assert.Equal(t, []string{"post-install"}, s.HookList[0].Events)
+	assert.Empty(t, s.HookList[0].DeletePolicies)
+	assert.Len(t, s.Installed(), 8)
+}
