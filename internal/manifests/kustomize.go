@@ -47,8 +47,8 @@ func (l *loader) renderKustomization(dir string) ([]Object, error) {
 	if err != nil {
 		return nil, pf.explain(dir, err)
 	}
-	if err := checkKustomizeSize(kustomizationIn(dir), m); err != nil {
-		return nil, err
+	if n := m.Size(); n > MaxRenderObjects {
+		return nil, fmt.Errorf("manifests: kustomize build %s: builds %d objects, over %d, the render object limit (this app installs about ten)", kustomizationIn(dir), n, MaxRenderObjects)
 	}
 	if m.Size() == 0 {
 		return nil, fmt.Errorf("manifests: %s lists no resources: the kustomization renders no objects (files beside it are read only when listed under resources:)", kustomizationIn(dir))
@@ -63,10 +63,15 @@ func (l *loader) renderKustomization(dir string) ([]Object, error) {
 		}
 	}
 	var objs []Object
+	total := 0
 	for i, r := range m.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("manifests: %s: %s: %w", dir, sources[i], err)
+		}
+		// The render limits on what kustomize built (helm_limits.go).
+		if total += len(js); total > MaxRenderBytes {
+			return nil, fmt.Errorf("manifests: kustomize build %s: the objects reach %d bytes, over %d MiB, the render size limit (at %s)", kustomizationIn(dir), total, MaxRenderBytes>>20, sources[i])
 		}
 		label := fmt.Sprintf("%s (rendered by kustomize from %s)", sources[i], dir)
 		got, err := decodeDocument(label, document{raw: js, json: true}, forSet)
@@ -95,26 +100,6 @@ func boundedKrusty(fsys filesys.FileSystem, absDir, shown string, exit func(stri
 	}, done, exit)
 	defer close(done)
 	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, absDir)
-}
-
-// checkKustomizeSize holds a kustomize build to the render limits on what it
-// produced: MaxRenderObjects objects, MaxRenderBytes in all.
-func checkKustomizeSize(shown string, m resmap.ResMap) error {
-	if n := m.Size(); n > MaxRenderObjects {
-		return fmt.Errorf("manifests: kustomize build %s: builds %d objects, over %d, the render object limit (this app installs about ten)", shown, n, MaxRenderObjects)
-	}
-	total := 0
-	for _, r := range m.Resources() {
-		js, err := r.MarshalJSON()
-		if err != nil {
-			continue // reported where the objects are decoded
-		}
-		total += len(js)
-		if total > MaxRenderBytes {
-			return fmt.Errorf("manifests: kustomize build %s: the objects reach %d bytes, over %d MiB, the render size limit (at %s)", shown, total, MaxRenderBytes>>20, r.CurId())
-		}
-	}
-	return nil
 }
 
 // originSource names the file a rendered object came from, from the origin
