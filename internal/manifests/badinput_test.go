@@ -71,6 +71,7 @@ type badInput struct {
 	want    []string                       // substrings of the error, each exactly as written
 	objects int                            // > 0: no error, this many objects
 	hide    []string                       // input values the error must never quote (credentials)
+	env     map[string]string              // environment for the load (MANIFESTS_SET plants a value)
 }
 
 // fakeToken is a made-up GitHub token (ghp_ and 36 characters), assembled at
@@ -248,6 +249,40 @@ var badInputs = []badInput{
 			"templates/cm.yaml": cm + "---\n" + cm,
 		})
 	}, want: []string{`manifests: ConfigMap todo-app/a is defined twice: demo/templates/cm.yaml:1 (document 1) and demo/templates/cm.yaml:1 (document 2)`}},
+	// Issue 16: everything Helm installs, bounded renders, messages.
+	{name: "helm-hook-credential", objects: 1},      // + 4 hooks: TestHooksAreDecodedAndListed
+	{name: "helm-hook-exposes-backend", objects: 7}, // + a NodePort hook Service on the backend (X-3)
+	{name: "helm-render-bomb-repeat", want: []string{
+		`/helm-render-bomb-repeat: render: template bomb/templates/cm.yaml: repeat would build a string of 1000000000×1 bytes, over 16 MiB, the render size limit`}},
+	{name: "helm-render-bomb-doubling", want: []string{
+		`/helm-render-bomb-doubling: render: template bomb/templates/cm.yaml: cat would build a string from 18874366 bytes of arguments, over 16 MiB, the render size limit`}},
+	{name: "helm-render-bomb-objects", want: []string{
+		`/helm-render-bomb-objects: template bomb/templates/cms.yaml: the render reaches 20000 documents, over 5000, the render object limit`}},
+	{name: "helm-fail-quotes-value", env: map[string]string{EnvSet: "database.password=" + fakeToken[:20]},
+		want: []string{`render: execution error at (bomb/templates/cm.yaml:2:4): database.password <value of .Values.database.password, not shown> is too short`},
+		hide: []string{fakeToken[:20]}},
+	{name: "helm-tpl-quotes-value", setup: func(t *testing.T, dir string) {
+		write(t, dir, map[string]string{
+			"Chart.yaml":        "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+			"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ tpl .Values.name . }}\n",
+			"values-file.yaml":  "name: \"{{ " + fakeToken + " }}\"\n",
+		})
+		t.Setenv(EnvValues, filepath.Join(dir, "values-file.yaml"))
+	},
+		want: []string{`demo/templates/cm.yaml:4:11: executing "demo/templates/cm.yaml" at <tpl .Values.name .>: error calling tpl: cannot parse template (template text from values, not shown, nor the error that quotes it)`}, hide: []string{fakeToken}},
+	{name: "kustomize-helm-charts", want: []string{
+		`kustomize-helm-charts/kustomization.yaml: helmCharts entry "todo-app": kustomize inflates Helm charts only when run with --enable-helm, which ` + "`kubectl apply -k`" + ` does not have, so kubectl cannot apply this kustomization either (valuesInline not shown). To check the chart, point MANIFESTS_DIR at the chart itself (`,
+		`kustomize-helm-charts/charts/todo-app), with its values in MANIFESTS_VALUES or MANIFESTS_SET`},
+		hide: []string{"OPENAI_API_KEY", "REPLACE_ME"}},
+	{name: "kustomize-replacement-quotes-value", want: []string{
+		`unable to find field "data.URL.password" in replacement target: wrong node kind: expected MappingNode but got ScalarNode: the node's contents (not shown)`},
+		hide: []string{"planted-value-of-the-configmap"}},
+	{name: "control-characters-in-names", setup: func(t *testing.T, dir string) {
+		write(t, dir, map[string]string{
+			"x\n--- PASS: TestFake (0.00s)\n::warning::owned\x1b[2J.yaml": "apiVersion: v1\nkind: \"Widget\\n--- PASS: TestFake\"\nmetadata:\n  name: a\n",
+		})
+	}, want: []string{`x\n--- PASS: TestFake (0.00s)\n::warning::owned\x1b[2J.yaml:1: unsupported kind v1 Widget\n--- PASS: TestFake`},
+		hide: []string{"\n--- PASS", "\n::warning", "\x1b"}},
 	{name: "malformed-after-long-line", setup: func(t *testing.T, dir string) {
 		long := strings.Repeat("x", 2<<20)
 		write(t, dir, map[string]string{"cm.yaml": cm + "  LONG: " + long + "\n  BAD: [unclosed\n"})
@@ -267,6 +302,9 @@ func TestBadInputs(t *testing.T) {
 				tc.setup(t, dir)
 			} else {
 				require.DirExists(t, dir, "fixture")
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
 			}
 			s, err := loadBounded(t, filepath.Join(dir, tc.load))
 			if tc.objects > 0 {

@@ -46,7 +46,8 @@ const PersistenceValue = "persistence.enabled=true"
 //
 // A single set is held to the persistent profile if it contains the
 // PersistentVolumeClaim, to the default one otherwise.
-func Discover(root string) ([]Profiled, error) {
+func Discover(root string) (_ []Profiled, err error) {
+	defer func() { err = printable(err) }()
 	l := newLoader()
 	st, err := statInput(root)
 	if err != nil {

@@ -15,14 +15,19 @@ package manifests
 // engine's `lookup` has no cluster to ask, exactly as in `helm template`.
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -34,7 +39,6 @@ import (
 	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
-	release "helm.sh/helm/v4/pkg/release/v1"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"helm.sh/helm/v4/pkg/strvals"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -170,17 +174,53 @@ func chartIn(dir string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// renderChart renders the chart in dir as `helm template` would. hooks names
-// the hook and test templates (helm.sh/hook) left out of the set under test,
-// as "path (hook kinds)". CRDs in crds/ are part of docs (helm install
-// installs them; helm template prints them with --include-crds).
-func renderChart(dir string, s HelmSettings) (docs []RenderedDoc, hooks []string, err error) {
+// chartRender is what `helm install` creates and stores for a chart.
+type chartRender struct {
+	// Docs are the release's objects: CRDs from crds/, then every
+	// manifest in install order.
+	Docs []RenderedDoc
+	// Hooks are the hook and test documents (helm.sh/hook), which helm
+	// install creates around the release and, without a delete policy,
+	// leaves in the cluster.
+	Hooks []RenderedHook
+	// Notes are the rendered NOTES.txt files: helm install prints the
+	// chart's and stores it in the release.
+	Notes []RenderedDoc
+	// Values are what the release Secret stores besides the manifest: the
+	// user's values, and each chart's own values.yaml.
+	Values []ValuesSource
+	// Lookups name the templates that called `lookup`, which returned
+	// nothing: the render is offline, as `helm template` renders.
+	Lookups []string
+}
+
+// RenderedHook is one hook or test document and what Helm reads of it.
+type RenderedHook struct {
+	RenderedDoc
+	Kind, Name     string
+	Events         []string // hook phases (pre-install, test, ...)
+	DeletePolicies []string // helm.sh/hook-delete-policy
+}
+
+// ValuesSource is one map of values a release stores, and where it is from.
+type ValuesSource struct {
+	Source string // "values.yaml of chart demo", or the user's settings
+	Values map[string]any
+}
+
+// userValuesSource names the user's values (-f files, then --set).
+const userValuesSource = "user values (" + EnvValues + " files and " + EnvSet + ")"
+
+// renderChart renders the chart in dir as `helm template` would, within the
+// render limits (helm_limits.go). CRDs in crds/ are part of Docs (helm
+// install installs them; helm template prints them with --include-crds).
+func renderChart(dir string, s HelmSettings) (*chartRender, error) {
 	s = s.withDefaults()
 	if err := s.validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	fail := func(format string, a ...any) ([]RenderedDoc, []string, error) {
-		return nil, nil, fmt.Errorf("manifests: chart %s: "+format, append([]any{dir}, a...)...)
+	fail := func(format string, a ...any) (*chartRender, error) {
+		return nil, fmt.Errorf("manifests: chart %s: "+format, append([]any{dir}, a...)...)
 	}
 
 	vals, err := mergeValues(s)
@@ -203,6 +243,9 @@ func renderChart(dir string, s HelmSettings) (docs []RenderedDoc, hooks []string
 	if err := chartutil.ProcessDependencies(chrt, vals); err != nil {
 		return fail("dependencies: %v", err)
 	}
+	out := &chartRender{Values: []ValuesSource{{Source: userValuesSource, Values: vals}}}
+	out.Values = append(out.Values, chartValues(chrt)...)
+	redact := newValueRedactor(out.Values)
 
 	caps := common.DefaultCapabilities.Copy()
 	kv, err := common.ParseKubeVersion(s.KubeVersion)
@@ -219,39 +262,187 @@ func renderChart(dir string, s HelmSettings) (docs []RenderedDoc, hooks []string
 	options := common.ReleaseOptions{Name: s.Release, Namespace: s.Namespace, Revision: 1, IsInstall: true}
 	renderVals, err := commonutil.ToRenderValuesWithSchemaValidation(chrt, vals, options, caps, false)
 	if err != nil {
-		return fail("values: %s", redactSchemaValues(strings.TrimSpace(err.Error())))
+		return fail("values: %s", redact(redactSchemaValues(strings.TrimSpace(err.Error()))))
 	}
 
-	// The zero Engine is the one `helm template` uses without --validate: no
-	// cluster, so `lookup` returns nothing.
-	var e engine.Engine
-	files, err := e.Render(chrt, renderVals)
+	files, lookups, err := boundedRender(chrt, renderVals)
 	if err != nil {
 		// Helm's message starts with the template path and line
-		// ("template: todo-app/templates/x.yaml:3:5: ...").
-		return fail("render: %v", err)
+		// ("template: todo-app/templates/x.yaml:3:5: ..."). It may quote a
+		// value (a chart's fail message, tpl's template text): redacted.
+		return fail("render: %s", redact(redactTplText(err.Error())))
 	}
-	for name := range files {
+	out.Lookups = lookups
+	if err := checkRenderSize(files); err != nil {
+		return fail("%v", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if strings.HasSuffix(name, "NOTES.txt") {
+			if strings.TrimSpace(files[name]) != "" {
+				out.Notes = append(out.Notes, RenderedDoc{Source: name, YAML: []byte(files[name])})
+			}
 			delete(files, name)
 		}
 	}
 	hs, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
 	if err != nil {
 		// "YAML parse error on todo-app/templates/x.yaml: ..."
-		return fail("rendered output: %v", err)
+		return fail("rendered output: %s", redact(err.Error()))
 	}
 
 	for _, crd := range chrt.CRDObjects() {
-		docs = append(docs, splitDocs(crd.Filename, string(crd.File.Data))...)
+		out.Docs = append(out.Docs, splitDocs(crd.Filename, string(crd.File.Data))...)
 	}
 	for _, m := range manifests {
-		docs = append(docs, RenderedDoc{Source: m.Name, YAML: []byte(m.Content)})
+		out.Docs = append(out.Docs, RenderedDoc{Source: m.Name, YAML: []byte(m.Content)})
 	}
 	for _, h := range hs {
-		hooks = append(hooks, fmt.Sprintf("%s (%s)", h.Path, hookEvents(h)))
+		rh := RenderedHook{RenderedDoc: RenderedDoc{Source: h.Path, YAML: []byte(h.Manifest)}, Kind: h.Kind, Name: h.Name}
+		for _, e := range h.Events {
+			rh.Events = append(rh.Events, e.String())
+		}
+		for _, p := range h.DeletePolicies {
+			rh.DeletePolicies = append(rh.DeletePolicies, string(p))
+		}
+		out.Hooks = append(out.Hooks, rh)
 	}
-	return docs, hooks, nil
+	if n := len(out.Docs) + len(out.Hooks); n > MaxRenderObjects {
+		return fail("renders %d objects, over %d, the render object limit (a real install of this app has about ten)", n, MaxRenderObjects)
+	}
+	return out, nil
+}
+
+// boundedRender runs Helm's engine (the zero Engine `helm template` uses
+// without --validate: no cluster, so `lookup` finds nothing) within the
+// render limits, watched by the watchdog (helm_limits.go).
+func boundedRender(chrt *chart.Chart, vals common.Values) (map[string]string, []string, error) {
+	return boundedRenderExit(chrt, vals, exitForLimit)
+}
+
+func boundedRenderExit(chrt *chart.Chart, vals common.Values, exit func(string)) (map[string]string, []string, error) {
+	b := newRenderBudget()
+	b.order = instrument(chrt)
+	e := engine.Engine{CustomTemplateFuncs: b.boundedFuncs()}
+	done := make(chan struct{})
+	go b.watch(func(b *renderBudget) string {
+		return fmt.Sprintf("chart %s: render: template %s: in a loop or recursion without a function call", chrt.ChartFullPath(), b.current())
+	}, done, exit)
+	files, err := e.RenderWithContext(context.Background(), chrt, vals)
+	close(done)
+	b.mu.Lock()
+	breach, lookups := b.breach, b.lookups
+	b.mu.Unlock()
+	if breach != nil {
+		return nil, nil, breach
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return files, lookups, nil
+}
+
+// checkRenderSize measures the rendered files before anything sorts or
+// decodes them: each document at most MaxFileBytes (the API server's request
+// limit), all of them at most MaxRenderBytes and MaxRenderObjects documents.
+func checkRenderSize(files map[string]string) error {
+	total, docs := 0, 0
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		content := files[name]
+		total += len(content)
+		if total > MaxRenderBytes {
+			return fmt.Errorf("template %s: the rendered files reach %d bytes, over %d MiB, the render size limit", name, total, MaxRenderBytes>>20)
+		}
+		for _, doc := range releaseutil.SplitManifests(content) {
+			if len(doc) > MaxFileBytes {
+				return fmt.Errorf("template %s renders a document of %d bytes, over %d MiB, the API server's request limit (no such object can be applied)", name, len(doc), MaxFileBytes>>20)
+			}
+			if strings.TrimSpace(doc) != "" {
+				docs++
+			}
+		}
+		if docs > MaxRenderObjects {
+			return fmt.Errorf("template %s: the render reaches %d documents, over %d, the render object limit (this app installs about ten objects)", name, docs, MaxRenderObjects)
+		}
+	}
+	return nil
+}
+
+// chartValues returns the values.yaml of the chart and of each vendored
+// dependency, which the release stores with the chart.
+func chartValues(c *chart.Chart) []ValuesSource {
+	var out []ValuesSource
+	if len(c.Values) > 0 {
+		out = append(out, ValuesSource{Source: c.ChartFullPath() + "/values.yaml", Values: c.Values})
+	}
+	for _, d := range c.Dependencies() {
+		out = append(out, chartValues(d)...)
+	}
+	return out
+}
+
+// tplText is tpl's part of an error: tpl quotes the text it renders
+// ("cannot parse template \"...\"", "error during tpl function execution for
+// \"...\"") and the parser's or executor's error after it quotes pieces of
+// that text. The text is a value: all of it is dropped.
+var tplText = regexp.MustCompile(`((?:cannot parse template|error during tpl function execution for) )"(?s:.*)`)
+
+func redactTplText(msg string) string {
+	return tplText.ReplaceAllString(msg, "${1}(template text from values, not shown, nor the error that quotes it)")
+}
+
+// minRedacted is the shortest value looked for in messages: shorter strings
+// (true, 80, yes) are words of any message, and no credential.
+const minRedacted = 5
+
+// newValueRedactor returns a function that replaces, in a message, every
+// string value of the given maps (and its base64 and quoted forms) with the
+// path it was given at: a chart's fail or required message, or an error
+// that quotes rendered text, may carry a value, and values may be
+// credentials. Longer values are replaced first, so a value containing
+// another is not half shown.
+func newValueRedactor(sources []ValuesSource) func(string) string {
+	type entry struct{ value, path string }
+	var entries []entry
+	seen := map[string]bool{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(joinPath(prefix, k), e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", prefix, i), e)
+			}
+		case string:
+			for _, form := range []string{x, base64.StdEncoding.EncodeToString([]byte(x)), strconv.Quote(x)} {
+				if len(strings.TrimSpace(form)) >= minRedacted && !seen[form] {
+					seen[form] = true
+					entries = append(entries, entry{form, prefix})
+				}
+			}
+		}
+	}
+	for _, s := range sources {
+		walk("", s.Values)
+	}
+	sort.Slice(entries, func(i, j int) bool { return len(entries[i].value) > len(entries[j].value) })
+	return func(msg string) string {
+		for _, e := range entries {
+			if strings.Contains(msg, e.value) {
+				msg = strings.ReplaceAll(msg, e.value, "<value of ."+"Values."+e.path+", not shown>")
+			}
+		}
+		return msg
+	}
+}
+
+func joinPath(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
 }
 
 // schemaValue is a value the schema validator quotes at the start of its
@@ -410,14 +601,6 @@ func missingDependencies(c *chart.Chart) []string {
 		}
 	}
 	return missing
-}
-
-func hookEvents(h *release.Hook) string {
-	ev := make([]string, len(h.Events))
-	for i, e := range h.Events {
-		ev[i] = e.String()
-	}
-	return strings.Join(ev, ", ")
 }
 
 // splitDocs splits a multi-document file (a CRD file is copied verbatim) in

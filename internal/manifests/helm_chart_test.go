@@ -60,7 +60,7 @@ func normalize(t testing.TB, o client.Object, source string, into normalized) {
 
 func renderedObjects(t testing.TB, s HelmSettings) normalized {
 	t.Helper()
-	docs, hooks, err := renderChart(repoPath(t, appChartDir), s)
+	docs, hooks, err := renderDocs(repoPath(t, appChartDir), s)
 	require.NoError(t, err)
 	require.Empty(t, hooks, "the app chart has no hooks")
 	out := normalized{}
@@ -244,7 +244,7 @@ func BenchmarkHelmRender(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				docs, _, err := renderChart(dir, tc.s)
+				docs, _, err := renderDocs(dir, tc.s)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -274,7 +274,7 @@ func TestChartRefusesUnknownOrMistypedValues(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := renderChart(repoPath(t, appChartDir), tc.s)
+			_, _, err := renderDocs(repoPath(t, appChartDir), tc.s)
 			require.Error(t, err)
 			t.Log(err)
 			for _, w := range tc.want {

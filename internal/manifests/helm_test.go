@@ -59,7 +59,7 @@ func demoChart(t *testing.T, extra map[string]string) string {
 // renderedConfigMap renders dir and decodes its one ConfigMap.
 func renderedConfigMap(t *testing.T, dir string, s HelmSettings) *corev1.ConfigMap {
 	t.Helper()
-	docs, _, err := renderChart(dir, s)
+	docs, _, err := renderDocs(dir, s)
 	require.NoError(t, err)
 	var cms []*corev1.ConfigMap
 	for _, d := range docs {
@@ -134,7 +134,7 @@ spec:
 `,
 		"templates/NOTES.txt": "Installed {{ .Release.Name }}.\n",
 	})
-	docs, hooks, err := renderChart(dir, HelmSettings{})
+	docs, hooks, err := renderDocs(dir, HelmSettings{})
 	require.NoError(t, err)
 	require.Len(t, docs, 1, "only the ConfigMap is under test")
 	assert.Equal(t, "demo/templates/configmap.yaml", docs[0].Source)
@@ -156,7 +156,7 @@ func TestHelmVendoredDependencyAndCRDsRender(t *testing.T) {
 		"values.yaml":                         "sub:\n  greeting: from-parent\n",
 		"crds/widgets.yaml":                   "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\n",
 	})
-	docs, _, err := renderChart(dir, HelmSettings{})
+	docs, _, err := renderDocs(dir, HelmSettings{})
 	require.NoError(t, err)
 	var sources []string
 	for _, d := range docs {
@@ -332,7 +332,7 @@ func TestHelmRenderErrors(t *testing.T) {
 			} else {
 				dir = writeChart(t, tc.files)
 			}
-			docs, _, err := renderChart(dir, tc.s)
+			docs, _, err := renderDocs(dir, tc.s)
 			require.Error(t, err, "rendered %d documents", len(docs))
 			t.Log(err)
 			for _, w := range tc.want {
@@ -353,18 +353,18 @@ func TestHelmRendersForTheTargetVersion(t *testing.T) {
 		"Chart.yaml":          demoChartYAML + "kubeVersion: \">=1.30.0-0\"\n",
 		"templates/kube.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube\ndata:\n  version: {{ .Capabilities.KubeVersion.Version | quote }}\n",
 	})
-	docs, _, err := renderChart(dir, HelmSettings{})
+	docs, _, err := renderDocs(dir, HelmSettings{})
 	require.NoError(t, err)
 	assert.Contains(t, renderedText(docs), "version: \""+kubeversion.Default.Version+"\"")
 
 	t.Setenv(kubeversion.Env, "1.37")
 	s, err := HelmSettingsFromEnv()
 	require.NoError(t, err)
-	docs, _, err = renderChart(dir, s)
+	docs, _, err = renderDocs(dir, s)
 	require.NoError(t, err)
 	assert.Contains(t, renderedText(docs), "version: \"v1.37.2\"", "K8S_VERSION moves the render with the other tiers")
 
-	_, _, err = renderChart(dir, HelmSettings{KubeVersion: "v1.29.4"})
+	_, _, err = renderDocs(dir, HelmSettings{KubeVersion: "v1.29.4"})
 	require.ErrorContains(t, err, "incompatible with Kubernetes v1.29.4")
 }
 
@@ -442,4 +442,18 @@ func TestHelmSettingsFromEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renderDocs renders a chart and returns its release documents and its
+// hooks as "template (phases)".
+func renderDocs(dir string, s HelmSettings) ([]RenderedDoc, []string, error) {
+	r, err := renderChart(dir, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	var hooks []string
+	for _, h := range r.Hooks {
+		hooks = append(hooks, h.Source+" ("+strings.Join(h.Events, ", ")+")")
+	}
+	return r.Docs, hooks, nil
 }

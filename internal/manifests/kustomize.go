@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -42,9 +43,12 @@ func (l *loader) renderKustomization(dir string) ([]Object, error) {
 		return nil, openError(dir, err)
 	}
 	fsys := &boundedFS{FileSystem: filesys.MakeFsOnDisk(), root: root}
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, absDir)
+	m, err := boundedKrusty(fsys, absDir, kustomizationIn(dir), exitForLimit)
 	if err != nil {
 		return nil, pf.explain(dir, err)
+	}
+	if n := m.Size(); n > MaxRenderObjects {
+		return nil, fmt.Errorf("manifests: kustomize build %s: builds %d objects, over %d, the render object limit (this app installs about ten)", kustomizationIn(dir), n, MaxRenderObjects)
 	}
 	if m.Size() == 0 {
 		return nil, fmt.Errorf("manifests: %s lists no resources: the kustomization renders no objects (files beside it are read only when listed under resources:)", kustomizationIn(dir))
@@ -59,10 +63,15 @@ func (l *loader) renderKustomization(dir string) ([]Object, error) {
 		}
 	}
 	var objs []Object
+	total := 0
 	for i, r := range m.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("manifests: %s: %s: %w", dir, sources[i], err)
+		}
+		// The render limits on what kustomize built (helm_limits.go).
+		if total += len(js); total > MaxRenderBytes {
+			return nil, fmt.Errorf("manifests: kustomize build %s: the objects reach %d bytes, over %d MiB, the render size limit (at %s)", kustomizationIn(dir), total, MaxRenderBytes>>20, sources[i])
 		}
 		label := fmt.Sprintf("%s (rendered by kustomize from %s)", sources[i], dir)
 		got, err := decodeDocument(label, document{raw: js, json: true}, forSet)
@@ -75,6 +84,22 @@ func (l *loader) renderKustomization(dir string) ([]Object, error) {
 		}
 	}
 	return objs, nil
+}
+
+// boundedKrusty runs krusty under the render limits' watchdog (helm_limits.go):
+// a kustomization is a program too (ten bases, each including the ten of the
+// level below under its own nameSuffix, build 10^n objects), and krusty
+// cannot be interrupted, so a build past MaxRenderTime plus the grace, or
+// growing the heap by the watchdog's bound, ends the process with a message
+// naming the kustomization and the limit.
+func boundedKrusty(fsys filesys.FileSystem, absDir, shown string, exit func(string)) (resmap.ResMap, error) {
+	b := newRenderBudget()
+	done := make(chan struct{})
+	go b.watch(func(*renderBudget) string {
+		return fmt.Sprintf("kustomize build %s", shown)
+	}, done, exit)
+	defer close(done)
+	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, absDir)
 }
 
 // originSource names the file a rendered object came from, from the origin
@@ -133,6 +158,9 @@ func (p *preflight) walk(absDir, display string, chain []string) error {
 		return nil // krusty reports a malformed kustomization in its own words
 	}
 	if err := refuseRemote(shown, &k); err != nil {
+		return err
+	}
+	if err := refuseHelmCharts(shown, display, &k); err != nil {
 		return err
 	}
 	chain = append(chain, absDir)
@@ -273,6 +301,33 @@ func refuseRemote(shown string, k *types.Kustomization) error {
 	return nil
 }
 
+// refuseHelmCharts explains a kustomization that inflates Helm charts
+// (helmCharts:, or the deprecated helmChartInflationGenerator:). kustomize
+// runs helm for them only with --enable-helm, which `kubectl apply -k` does
+// not have: kubectl cannot apply this kustomization either. The chart can
+// be checked on its own. Nothing of the entry is quoted but the chart's name
+// (valuesInline and a repository URL may hold credentials).
+func refuseHelmCharts(shown, display string, k *types.Kustomization) error {
+	charts := slices.Clone(k.HelmCharts)
+	for _, a := range k.HelmChartInflationGenerator {
+		charts = append(charts, types.HelmChart{Name: a.ChartName, Repo: a.ChartRepoURL})
+	}
+	if len(charts) == 0 {
+		return nil
+	}
+	c := charts[0]
+	home := types.HelmDefaultHome
+	if k.HelmGlobals != nil && k.HelmGlobals.ChartHome != "" {
+		home = k.HelmGlobals.ChartHome
+	}
+	where := fmt.Sprintf("point MANIFESTS_DIR at the chart itself (%s), with its values in %s or %s",
+		filepath.Join(display, home, c.Name), EnvValues, EnvSet)
+	if c.Repo != "" {
+		where = fmt.Sprintf("its chart comes from a chart repository (repo:, not shown), which is never downloaded: vendor the chart into the repository (helm pull --untar), then point MANIFESTS_DIR at it, with its values in %s or %s", EnvValues, EnvSet)
+	}
+	return fmt.Errorf("manifests: %s: helmCharts entry %q: kustomize inflates Helm charts only when run with --enable-helm, which `kubectl apply -k` does not have, so kubectl cannot apply this kustomization either (valuesInline not shown). To check the chart, %s", shown, c.Name, where)
+}
+
 func generatorFiles(s types.KvPairSources) []string {
 	var out []string
 	for _, f := range s.FileSources {
@@ -343,6 +398,12 @@ var (
 	krustyLiteral     = regexp.MustCompile(`invalid literal source [^\n]*?, expected key=value`)
 	krustyEnvLine     = regexp.MustCompile(`has invalid utf8 bytes : [^\n]*`)
 	krustyPatchSource = regexp.MustCompile(`(?s)unable to parse SM or JSON patch from .*`)
+	// A builtin's configuration (a replacement, a patch, a generator, a
+	// helm chart's valuesInline), quoted whole when it cannot be set up.
+	krustyConfig = regexp.MustCompile("(?s)with config: `.*?`")
+	// kyaml quotes the node it could not walk: a field's value (a
+	// replacement error quotes the value it was replacing).
+	kyamlNodeContents = regexp.MustCompile(`(?s)node contents:.*`)
 )
 
 // redactKustomize removes quoted input from a krusty error, keeping what
@@ -352,6 +413,8 @@ func redactKustomize(msg string) string {
 	msg = krustyLiteral.ReplaceAllString(msg, "invalid literal source (value not shown), expected key=value")
 	msg = krustyEnvLine.ReplaceAllString(msg, "has invalid utf8 bytes (line not shown)")
 	msg = krustyPatchSource.ReplaceAllString(msg, "unable to parse an inline patch as a strategic merge or JSON 6902 patch (patch not shown)")
+	msg = krustyConfig.ReplaceAllString(msg, "with its configuration (not shown)")
+	msg = strings.TrimRight(kyamlNodeContents.ReplaceAllString(msg, "the node's contents (not shown)"), "\n ")
 	return redactObjects(msg)
 }
 

@@ -61,3 +61,11 @@ func TestLocalLookingRemoteRefGetsAHint(t *testing.T) {
 	_, err := Load(dir)
 	assert.ErrorContains(t, err, "does not exist; it looks like a remote base (?ref=): remote bases are not fetched")
 }
+
+// krusty quotes a builtin's whole configuration when it cannot set it up (a
+// helm chart's valuesInline, a replacement, a patch): never shown.
+func TestKrustyConfigIsNotQuoted(t *testing.T) {
+	msg := redactKustomize("accumulating resources: trouble configuring builtin PatchTransformer with config: `\npatch: |-\n  value: " + fakeToken + "\n`: unable to parse SM or JSON patch")
+	assert.NotContains(t, msg, fakeToken)
+	assert.Contains(t, msg, "trouble configuring builtin PatchTransformer with its configuration (not shown)")
+}

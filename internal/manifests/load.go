@@ -27,16 +27,23 @@
 package manifests
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/puretasks/k8s-conformance/internal/kubeversion"
+	"github.com/puretasks/k8s-conformance/internal/printsafe"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 )
 
 // Object is one decoded object and where it came from.
@@ -68,15 +75,50 @@ type Set struct {
 	Name    string
 	Path    string
 	Objects []Object
-	// Excluded lists what the renderer produced but is left out of the set
-	// under test, each with why: a chart's hook and test templates
-	// (helm.sh/hook), which `helm install` runs around the release rather
-	// than as part of it.
-	Excluded []string
 	// Hooks are a chart's hook and test objects (helm.sh/hook). They are not
 	// the seed's objects, but helm install creates them and, without a
 	// delete policy, keeps them: checks that read every object read them.
+	// A hook of a kind built into Kubernetes is decoded strictly into its
+	// type; one of another kind (a custom resource) is kept unstructured.
 	Hooks []Object
+	// HookList describes every hook, decoded or not, for the run's output.
+	HookList []Hook
+	// Notes are a chart's rendered NOTES.txt files.
+	Notes []RenderedDoc
+	// Values are the values a chart's release stores: the user's, and each
+	// chart's values.yaml.
+	Values []ValuesSource
+	// Lookups name the templates of a chart that called `lookup`; the render
+	// is offline, where lookup finds nothing, as in `helm template`.
+	Lookups []string
+}
+
+// Hook is one Helm hook of a set: what it is, when Helm runs it, and how
+// the suite read it.
+type Hook struct {
+	Kind, Namespace, Name string
+	Source                string   // the template
+	Events                []string // hook phases: pre-install, post-upgrade, test, ...
+	DeletePolicies        []string // empty: the object stays in the cluster
+	// Read says how the suite read the hook: decoded strictly into its
+	// Kubernetes type, or (a kind Kubernetes does not build in) kept as
+	// unstructured data, which only the credential scan reads.
+	Read string
+}
+
+// Hook.Read values.
+const (
+	HookTyped        = "decoded strictly"
+	HookUnstructured = "not a built-in Kubernetes kind: read as unstructured data (credential scan only)"
+)
+
+func (h Hook) String() string {
+	k := Key{Kind: h.Kind, Namespace: h.Namespace, Name: h.Name}
+	kept := "kept after it runs (no helm.sh/hook-delete-policy)"
+	if len(h.DeletePolicies) > 0 {
+		kept = "delete policy " + strings.Join(h.DeletePolicies, ", ")
+	}
+	return fmt.Sprintf("%s, phase %s, from %s, %s; %s", k, strings.Join(h.Events, ", "), h.Source, kept, h.Read)
 }
 
 // Installed returns every object applying the set creates: its objects and,
@@ -84,6 +126,38 @@ type Set struct {
 // exposure, pod security) read this; the seed's checks read Objects.
 func (s *Set) Installed() []Object {
 	return append(slices.Clip(s.Objects), s.Hooks...)
+}
+
+// printableError is a loader error whose text is safe to print: file names,
+// kinds, keys and quoted tool errors come from input, and a control
+// character in them could print a line of its own (a fake "--- PASS", a
+// GitHub Actions "::warning", a terminal escape).
+type printableError struct {
+	msg string
+	err error
+}
+
+func (e *printableError) Error() string { return e.msg }
+func (e *printableError) Unwrap() error { return e.err }
+
+// printable escapes an error's text (printsafe). The loader's own line
+// breaks are kept: they are those that start another "manifests: " message
+// (a document with several unknown fields lists each); every other control
+// character is escaped, so no continuation line starts with input.
+func printable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var done *printableError
+	if errors.As(err, &done) && done.msg == err.Error() {
+		return err
+	}
+	const sep = "\nmanifests: "
+	parts := strings.Split(err.Error(), sep)
+	for i, p := range parts {
+		parts[i] = printsafe.String(p)
+	}
+	return &printableError{msg: strings.Join(parts, sep), err: err}
 }
 
 // kustomizationNames are the file names kustomize recognises.
@@ -138,7 +212,8 @@ func (l *loader) decodeFile(path string) ([]Object, error) {
 // `helm template` (settings from HelmSettingsFromEnv), a kustomization as
 // `kubectl apply -k`, any other directory contributes every
 // .yaml/.yml/.json file below it.
-func Load(path string) (*Set, error) {
+func Load(path string) (set *Set, err error) {
+	defer func() { err = printable(err) }()
 	if _, err := kubeversion.Target(); err != nil {
 		return nil, fmt.Errorf("manifests: %w", err)
 	}
@@ -184,23 +259,20 @@ func (l *loader) load(path string) (*Set, error) {
 
 // loadChart renders a chart and decodes what it renders as any manifest.
 func (l *loader) loadChart(dir, name string, hs HelmSettings) (*Set, error) {
-	docs, hooks, err := renderChart(dir, hs)
+	r, err := renderChart(dir, hs)
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{Name: name, Path: dir}
-	for _, h := range hooks {
-		set.Excluded = append(set.Excluded, h+": a Helm hook or test, run around the release, not part of it")
-	}
+	set := &Set{Name: name, Path: dir, Notes: r.Notes, Values: r.Values, Lookups: r.Lookups}
 	// A template that renders several documents gives each the same name;
 	// they are numbered so that two objects from one template are told
 	// apart (and a duplicate is not mistaken for one file read twice).
 	perTemplate := map[string]int{}
-	for _, d := range docs {
+	for _, d := range r.Docs {
 		perTemplate[d.Source]++
 	}
 	seen := map[string]int{}
-	for _, d := range docs {
+	for _, d := range r.Docs {
 		objs, err := decodeBytes(d.Source, d.YAML, forSet)
 		if err != nil {
 			return nil, fmt.Errorf("%w (rendered by Helm from %s)", err, dir)
@@ -213,13 +285,65 @@ func (l *loader) loadChart(dir, name string, hs HelmSettings) (*Set, error) {
 		}
 		set.Objects = append(set.Objects, objs...)
 	}
+	for _, h := range r.Hooks {
+		obj, read, err := decodeHook(h)
+		if err != nil {
+			return nil, fmt.Errorf("%w (a Helm hook, rendered from %s)", err, dir)
+		}
+		set.Hooks = append(set.Hooks, obj)
+		set.HookList = append(set.HookList, Hook{
+			Kind: h.Kind, Namespace: obj.GetNamespace(), Name: h.Name, Source: h.Source,
+			Events: h.Events, DeletePolicies: h.DeletePolicies, Read: read,
+		})
+	}
 	if len(set.Objects) == 0 {
 		return nil, fmt.Errorf("manifests: the chart %s renders no Kubernetes objects with these settings", dir)
 	}
 	if err := checkDuplicates(set.Objects); err != nil {
 		return nil, err
 	}
+	if err := checkDuplicates(set.Installed()); err != nil {
+		return nil, fmt.Errorf("%w (a Helm hook and an object of the release are the same object: helm install fails on it)", err)
+	}
 	return set, nil
+}
+
+// decodeHook decodes one hook document. Hooks are not limited to the seed's
+// kinds (they are often Jobs, Pods, ServiceAccounts): a kind built into
+// Kubernetes is decoded strictly into its type, as the API server decodes
+// it, so every-object rules read it; any other kind (a custom resource,
+// whose schema is not known here) is kept unstructured and reported so.
+func decodeHook(h RenderedHook) (Object, string, error) {
+	var hd head
+	if js, err := yaml.YAMLToJSON(h.YAML); err == nil {
+		_ = json.Unmarshal(js, &hd)
+	}
+	gvk := schema.FromAPIVersionAndKind(hd.APIVersion, hd.Kind)
+	if hd.Kind != "List" && !supported[gvk] && !scheme.Scheme.Recognizes(gvk) && hd.Kind != "" && hd.APIVersion != "" {
+		js, err := yaml.YAMLToJSONStrict(h.YAML)
+		if err != nil {
+			return Object{}, "", malformedYAML(h.Source, 1, err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(js); err != nil {
+			return Object{}, "", fmt.Errorf("manifests: %s: %s %s: %v", h.Source, hd.APIVersion, hd.key(), err)
+		}
+		if u.GetName() == "" {
+			return Object{}, "", fmt.Errorf("manifests: %s: %s without metadata.name", h.Source, hd.Kind)
+		}
+		return Object{Object: u, Source: h.Source}, HookUnstructured, nil
+	}
+	objs, err := decodeBytes(h.Source, h.YAML, forStrictness)
+	if err != nil {
+		return Object{}, "", err
+	}
+	if len(objs) != 1 {
+		return Object{}, "", fmt.Errorf("manifests: %s: a Helm hook document holds %d objects; Helm creates one object per hook", h.Source, len(objs))
+	}
+	if objs[0].GetName() == "" {
+		return Object{}, "", fmt.Errorf("manifests: %s: %s without metadata.name", h.Source, hd.Kind)
+	}
+	return objs[0], HookTyped, nil
 }
 
 func (l *loader) loadTree(root string) ([]Object, error) {
@@ -312,9 +436,13 @@ func checkDuplicates(objs []Object) error {
 
 // DeepCopy returns a set whose objects can be mutated freely.
 func (s *Set) DeepCopy() *Set {
-	out := &Set{Name: s.Name, Path: s.Path, Excluded: slices.Clone(s.Excluded)}
+	out := &Set{Name: s.Name, Path: s.Path, HookList: slices.Clone(s.HookList),
+		Notes: slices.Clone(s.Notes), Values: slices.Clone(s.Values), Lookups: slices.Clone(s.Lookups)}
 	for _, o := range s.Objects {
 		out.Objects = append(out.Objects, Object{Object: o.DeepCopyObject().(client.Object), Source: o.Source})
+	}
+	for _, o := range s.Hooks {
+		out.Hooks = append(out.Hooks, Object{Object: o.DeepCopyObject().(client.Object), Source: o.Source})
 	}
 	return out
 }

@@ -22,8 +22,8 @@ func TestStaticConformance(t *testing.T) {
 	for _, d := range spec.Seed.Decisions {
 		t.Logf("seed decision: %s", d)
 	}
-	for _, s := range sets {
-		t.Logf("set %s (%s profile): %d objects from %s", s.Name, s.Profile, len(s.Objects), s.Path)
+	for _, line := range SetSummary(sets) {
+		t.Log(line)
 	}
 	for _, chk := range Catalogue {
 		t.Run(chk.ID, func(t *testing.T) {

@@ -45,20 +45,24 @@ const secretContext = ".secret"
 //     workload kind the loader returns), and every word of its command and
 //     args (--api-key=... on a command line is as deployed as an env value);
 //   - every HTTP header value of a probe or lifecycle hook (an
-//     Authorization header is a credential).
+//     Authorization header is a credential);
+//   - for a chart: every hook object (as any object), the rendered
+//     NOTES.txt line by line, and every value of the user's values and of
+//     each chart's values.yaml (helm_scan.go).
 //
 // Annotations, labels, env values, command lines and headers are found by walking the object generically,
 // so a kind added to the loader later is covered without a change here.
 func credentialValues(s *manifests.Set) ([]scannedValue, error) {
 	var out []scannedValue
-	for _, o := range s.Objects {
+	// Installed: a chart's hooks too (helm install creates them).
+	for _, o := range s.Installed() {
 		vs, err := objectValues(o)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, vs...)
 	}
-	return out, nil
+	return append(out, releaseValues(s)...), nil
 }
 
 func resourceName(o manifests.Object) string {
