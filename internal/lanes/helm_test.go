@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,4 +189,27 @@ func TestMarkNamespace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, live.FieldOwner, ns.Labels[live.ManagedLabel])
 	assert.ErrorContains(t, MarkNamespace(context.Background(), Env{Clientset: fake.NewClientset()}, "absent"), "labelling namespace absent")
+}
+
+// NewHelm builds the SDK configuration as the CLI does, without touching the
+// cluster; a chart that does not load is an error naming it.
+func TestNewHelm(t *testing.T) {
+	root, err := manifests.ModuleRoot()
+	require.NoError(t, err)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600))
+	h, err := NewHelm(kubeconfig, HelmNamespace, filepath.Join(root, "manifests", "helm", "todo-app"), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "todo-app", h.Chart.Metadata.Name)
+	assert.NotNil(t, h.Config.RESTClientGetter)
+	assert.Equal(t, HelmNamespace, h.Namespace)
+
+	_, err = NewHelm(kubeconfig, HelmNamespace, filepath.Join(root, "manifests", "base"), io.Discard)
+	assert.ErrorContains(t, err, "loading the chart")
 }
