@@ -6,6 +6,11 @@
 //	go run ./cmd/nodeimage                 # auto: named > hermetic present > upstream pull > build
 //	go run ./cmd/nodeimage -source hermetic
 //	KIND_NODE_IMAGE=my/node:tag go run ./cmd/nodeimage
+//	K8S_VERSION=1.37 go run ./cmd/nodeimage   # another supported release (internal/kubeversion)
+//
+// The image is that of the target Kubernetes release (K8S_VERSION, default
+// kubeversion.Default): its hermetic build, or the upstream kindest/node of
+// the same minor.
 package main
 
 import (

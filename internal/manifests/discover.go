@@ -35,12 +35,18 @@ var ChartDir = filepath.Join("helm", "todo-app")
 // variant.
 const PersistenceValue = "persistence.enabled=true"
 
+// NamespaceValue is the chart value that renders the release's own
+// Namespace, which the chart leaves to Helm (--create-namespace) by default.
+// Beside base/, the chart is judged as the same complete set, Namespace
+// included; a MANIFESTS_SET given by the user comes after it and wins.
+const NamespaceValue = "namespace.create=true"
+
 // Discover finds the sets in a manifests directory (MANIFESTS_DIR):
 //   - a directory with base/ and/or persistent-uploads/ holds those two sets
 //     (base/ is required then), and, when it holds the chart helm/todo-app/,
-//     two more: the chart's default render (default profile) and its render
-//     with persistence.enabled=true (persistent profile), both with the
-//     MANIFESTS_* Helm settings;
+//     two more: the chart's render with namespace.create=true (default
+//     profile) and with persistence.enabled=true as well (persistent
+//     profile), both with the MANIFESTS_* Helm settings;
 //   - a chart directory is one set, rendered with the MANIFESTS_* settings;
 //   - any other directory or file is one set.
 //
@@ -78,6 +84,7 @@ func Discover(root string) (_ []Profiled, err error) {
 				return nil, err
 			}
 			name := filepath.ToSlash(ChartDir)
+			hs.Set = append([]string{NamespaceValue}, hs.Set...)
 			def, err := l.loadChart(chart, name, hs)
 			if err != nil {
 				return nil, err

@@ -1,8 +1,16 @@
 package manifests
 
 // The app's own chart (manifests/helm/todo-app) must render the same objects
-// as the plain YAML it packages: its default render equals manifests/base/,
-// and persistence.enabled=true equals manifests/persistent-uploads/.
+// as the plain YAML it packages: with namespace.create=true its render equals
+// manifests/base/, and with persistence.enabled=true as well it equals
+// manifests/persistent-uploads/. Its default render leaves the release's
+// Namespace to Helm (--create-namespace) and is otherwise the same.
+//
+// The chart adds the Kubernetes recommended labels (app.kubernetes.io/*,
+// helm.sh/chart) to every object and pod template; the plain YAML has none.
+// They are removed from the chart's side before comparing (and checked on
+// their own, values included, by TestChartRecommendedLabels); every other
+// label, and every selector, must match exactly.
 //
 // Normalization: both sides become typed client-go objects and are converted
 // back to maps with runtime.DefaultUnstructuredConverter. The plain YAML goes
@@ -58,11 +66,27 @@ func normalize(t testing.TB, o client.Object, source string, into normalized) {
 	into[k] = m
 }
 
+// completeRender renders the release's own Namespace too, as manifests/base/
+// holds it.
+const completeRender = "namespace.create=true"
+
+// recommendedLabels are the labels the chart adds to every object and pod
+// template, with the values a release named todo-app of this chart has.
+var recommendedLabels = map[string]string{
+	"app.kubernetes.io/name":       "todo-app",
+	"app.kubernetes.io/instance":   "todo-app",
+	"app.kubernetes.io/version":    "latest",
+	"app.kubernetes.io/managed-by": "Helm",
+	"helm.sh/chart":                "todo-app-0.2.0",
+}
+
 func renderedObjects(t testing.TB, s HelmSettings) normalized {
 	t.Helper()
 	docs, hooks, err := renderDocs(repoPath(t, appChartDir), s)
 	require.NoError(t, err)
-	require.Empty(t, hooks, "the app chart has no hooks")
+	for _, h := range hooks {
+		require.Contains(t, h, "templates/tests/", "the app chart's only hooks are its helm test Pods")
+	}
 	out := normalized{}
 	for _, d := range docs {
 		obj, _, err := strictDecoder.Decode(d.YAML, nil, nil)
@@ -70,6 +94,37 @@ func renderedObjects(t testing.TB, s HelmSettings) normalized {
 		co, ok := obj.(client.Object)
 		require.True(t, ok, "%s: %T is not a Kubernetes object", d.Source, obj)
 		normalize(t, co, d.Source, out)
+	}
+	return out
+}
+
+// withoutRecommendedLabels removes the recommended labels from the objects'
+// and pod templates' labels (a map left empty is removed too, as the plain
+// YAML would have none).
+func withoutRecommendedLabels(objs normalized) normalized {
+	out := normalized{}
+	for k, m := range objs {
+		m = runtime.DeepCopyJSON(m)
+		strip := func(meta map[string]any) {
+			labels, _ := meta["labels"].(map[string]any)
+			for l := range recommendedLabels {
+				delete(labels, l)
+			}
+			if labels != nil && len(labels) == 0 {
+				delete(meta, "labels")
+			}
+		}
+		if meta, ok := m["metadata"].(map[string]any); ok {
+			strip(meta)
+		}
+		if spec, ok := m["spec"].(map[string]any); ok {
+			if tmpl, ok := spec["template"].(map[string]any); ok {
+				if meta, ok := tmpl["metadata"].(map[string]any); ok {
+					strip(meta)
+				}
+			}
+		}
+		out[k] = m
 	}
 	return out
 }
@@ -153,19 +208,33 @@ func show(v any) string {
 	return fmt.Sprintf("%#v", v)
 }
 
-func TestChartDefaultRenderEqualsBase(t *testing.T) {
+func TestChartCompleteRenderEqualsBase(t *testing.T) {
 	base := plainObjects(t, "base")
 	require.Len(t, base, 7, "manifests/base holds the seed's 7 objects")
-	chart := renderedObjects(t, HelmSettings{})
-	if d := objectDiffs(base, chart, "manifests/base", "the chart"); len(d) > 0 {
-		t.Errorf("the chart's default render and manifests/base differ:\n  %s", strings.Join(d, "\n  "))
+	chart := withoutRecommendedLabels(renderedObjects(t, HelmSettings{Set: []string{completeRender}}))
+	if d := objectDiffs(base, chart, "manifests/base", "the chart ("+completeRender+")"); len(d) > 0 {
+		t.Errorf("the chart's render with %s and manifests/base differ:\n  %s", completeRender, strings.Join(d, "\n  "))
+	}
+}
+
+// By default the chart does not render the release's own Namespace, so that
+// `helm install -n todo-app --create-namespace` and an install into an
+// existing namespace both work; everything else is manifests/base.
+func TestChartDefaultRenderLeavesTheNamespaceToHelm(t *testing.T) {
+	base := plainObjects(t, "base")
+	nsKey := Key{Kind: "Namespace", Name: "todo-app"}
+	require.Contains(t, base, nsKey)
+	delete(base, nsKey)
+	chart := withoutRecommendedLabels(renderedObjects(t, HelmSettings{}))
+	if d := objectDiffs(base, chart, "manifests/base without its Namespace", "the chart's default render"); len(d) > 0 {
+		t.Errorf("the chart's default render differs from manifests/base (Namespace aside):\n  %s", strings.Join(d, "\n  "))
 	}
 }
 
 func TestChartPersistenceRenderEqualsPersistentUploads(t *testing.T) {
 	variant := plainObjects(t, "persistent-uploads")
 	require.Len(t, variant, 9, "manifests/persistent-uploads is base + PV + PVC")
-	chart := renderedObjects(t, HelmSettings{Set: []string{"persistence.enabled=true"}})
+	chart := withoutRecommendedLabels(renderedObjects(t, HelmSettings{Set: []string{completeRender, "persistence.enabled=true"}}))
 	if d := objectDiffs(variant, chart, "manifests/persistent-uploads", "the chart (persistence.enabled=true)"); len(d) > 0 {
 		t.Errorf("the chart with persistence and manifests/persistent-uploads differ:\n  %s", strings.Join(d, "\n  "))
 	}
@@ -193,6 +262,11 @@ func TestChartDriftIsReported(t *testing.T) {
 			wants: []string{"Deployment todo-app/frontend .spec.template.spec.containers[0].livenessProbe.periodSeconds"},
 		},
 		{
+			name:  "label changed",
+			set:   []string{"namespace.labels.environment=production"},
+			wants: []string{`Namespace/todo-app .metadata.labels.environment: manifests/base has "development", the chart has "production"`},
+		},
+		{
 			name:  "object dropped",
 			set:   []string{"namespace.create=false"},
 			wants: []string{"Namespace/todo-app: in manifests/base, missing from the chart"},
@@ -216,8 +290,8 @@ func TestChartDriftIsReported(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := HelmSettings{Set: tc.set, Namespace: tc.namespace}
-			diffs := strings.Join(objectDiffs(base, renderedObjects(t, s), "manifests/base", "the chart"), "\n")
+			s := HelmSettings{Set: append([]string{completeRender}, tc.set...), Namespace: tc.namespace}
+			diffs := strings.Join(objectDiffs(base, withoutRecommendedLabels(renderedObjects(t, s)), "manifests/base", "the chart"), "\n")
 			require.NotEmpty(t, diffs, "a drifted chart must differ from manifests/base")
 			for _, w := range tc.wants {
 				require.Contains(t, diffs, w)

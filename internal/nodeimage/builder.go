@@ -28,6 +28,9 @@ var recipe embed.FS
 // Options configures a Builder.
 type Options struct {
 	Versions Versions
+	// Upstream is the published kind node image of the same Kubernetes
+	// minor (kubeversion.Release.Upstream); empty means UpstreamNode.
+	Upstream string
 	// CacheDir holds Debian trees, Go binaries and image archives between runs.
 	CacheDir string
 	// KindDir is the sigs.k8s.io/kind module directory (kind's base files).
@@ -57,6 +60,9 @@ func NewBuilder(o Options) (*Builder, error) {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Upstream == "" {
+		o.Upstream = UpstreamNode
 	}
 	if _, err := os.Stat(filepath.Join(o.KindDir, "images", "base", "files")); err != nil {
 		return nil, fmt.Errorf("nodeimage: kind's base files not found under %s: %w", o.KindDir, err)
@@ -193,17 +199,16 @@ func (b *Builder) Build(ctx context.Context) (string, error) {
 	return ref, nil
 }
 
-// pruneStale removes node images of earlier recipes (each is most of a GB)
-// and work directories of interrupted builds. An image a container still
-// uses stays; Docker refuses and that is fine.
+// pruneStale removes node images of earlier recipes of the same Kubernetes
+// release (each is most of a GB), keeping one image per release, and work
+// directories of interrupted builds. An image a container still uses stays;
+// Docker refuses and that is fine.
 func (b *Builder) pruneStale(ctx context.Context, keep string) {
 	out, err := exec.CommandContext(ctx, "docker", "image", "ls", ImageRepo, "--format", "{{.Repository}}:{{.Tag}}").Output()
 	if err == nil {
-		for _, ref := range strings.Fields(string(out)) {
-			if ref != keep {
-				if _, err := docker(ctx, "rmi", ref); err == nil {
-					b.logf("removed superseded node image %s", ref)
-				}
+		for _, ref := range supersededBy(keep, strings.Fields(string(out))) {
+			if _, err := docker(ctx, "rmi", ref); err == nil {
+				b.logf("removed superseded node image %s", ref)
 			}
 		}
 	}
@@ -211,6 +216,22 @@ func (b *Builder) pruneStale(ctx context.Context, keep string) {
 	for _, d := range dirs {
 		_ = os.RemoveAll(d)
 	}
+}
+
+// supersededBy picks, of the node images present, those keep replaces:
+// other recipes of keep's Kubernetes release. Tags are <version>-<key>.
+func supersededBy(keep string, present []string) []string {
+	version, _, ok := strings.Cut(strings.TrimPrefix(keep, ImageRepo+":"), "-")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, ref := range present {
+		if ref != keep && strings.HasPrefix(ref, ImageRepo+":"+version+"-") {
+			out = append(out, ref)
+		}
+	}
+	return out
 }
 
 // work carries what one build's stages hand to each other.

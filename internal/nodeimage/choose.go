@@ -38,7 +38,8 @@ type Choice struct {
 	Built  bool
 }
 
-// Choose picks the node image: the one the user names, else per source.
+// Choose picks the node image: the one the user names, else per source. The
+// hermetic image and the upstream one are those of the builder's release.
 func Choose(ctx context.Context, named string, src Source, b *Builder) (Choice, error) {
 	if named != "" {
 		return Choice{Image: named, Reason: "named by the user"}, nil
@@ -47,15 +48,16 @@ func Choose(ctx context.Context, named string, src Source, b *Builder) (Choice, 
 	if err != nil {
 		return Choice{}, err
 	}
+	upstream := b.o.Upstream
 	switch src {
 	case SourceUpstream:
-		if dockerImageExists(ctx, UpstreamNode) {
-			return Choice{Image: UpstreamNode, Reason: "upstream forced; present locally"}, nil
+		if dockerImageExists(ctx, upstream) {
+			return Choice{Image: upstream, Reason: "upstream forced; present locally"}, nil
 		}
-		if err := pull(ctx, UpstreamNode, 0); err != nil {
+		if err := pull(ctx, upstream, 0); err != nil {
 			return Choice{}, fmt.Errorf("upstream node image forced but the pull failed: %w", err)
 		}
-		return Choice{Image: UpstreamNode, Reason: "upstream forced; pulled"}, nil
+		return Choice{Image: upstream, Reason: "upstream forced; pulled"}, nil
 	case SourceHermetic:
 		built, err := b.Build(ctx)
 		if err != nil {
@@ -66,13 +68,13 @@ func Choose(ctx context.Context, named string, src Source, b *Builder) (Choice, 
 	if dockerImageExists(ctx, ref) {
 		return Choice{Image: ref, Reason: "hermetic image of this recipe is present locally"}, nil
 	}
-	if dockerImageExists(ctx, UpstreamNode) {
-		return Choice{Image: UpstreamNode, Reason: "pinned upstream image is present locally"}, nil
+	if dockerImageExists(ctx, upstream) {
+		return Choice{Image: upstream, Reason: "pinned upstream image is present locally"}, nil
 	}
-	if err := pull(ctx, UpstreamNode, UpstreamPullTimeout); err == nil {
-		return Choice{Image: UpstreamNode, Reason: "pinned upstream image pulled"}, nil
+	if err := pull(ctx, upstream, UpstreamPullTimeout); err == nil {
+		return Choice{Image: upstream, Reason: "pinned upstream image pulled"}, nil
 	} else {
-		b.logf("upstream pull of %s failed (%v); building the hermetic image", UpstreamNode, err)
+		b.logf("upstream pull of %s failed (%v); building the hermetic image", upstream, err)
 	}
 	built, err := b.Build(ctx)
 	if err != nil {

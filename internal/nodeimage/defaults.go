@@ -8,12 +8,31 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 )
 
-// NewDefaultBuilder locates the repository, kind's module and the cache the
-// way the Makefile and the live tier expect: NODE_IMAGE_CACHE overrides
-// $XDG_CACHE_HOME/k8s-conformance/nodeimage.
+// NewDefaultBuilder is the builder of the target Kubernetes release
+// (K8S_VERSION, default kubeversion.Default): see NewBuilderFor.
 func NewDefaultBuilder(log io.Writer) (*Builder, error) {
+	target, err := kubeversion.Target()
+	if err != nil {
+		return nil, err // names K8S_VERSION and what is supported
+	}
+	return NewBuilderFor(log, target)
+}
+
+// NewBuilderFor is the builder of one release's recipe. It locates the
+// repository, kind's module and the cache the way the Makefile and the live
+// tier expect: NODE_IMAGE_CACHE overrides
+// $XDG_CACHE_HOME/k8s-conformance/nodeimage. The cache is shared by every
+// release: Debian trees and binaries whose versions a release shares are
+// built once.
+func NewBuilderFor(log io.Writer, r kubeversion.Release) (*Builder, error) {
+	versions, err := VersionsFor(r)
+	if err != nil {
+		return nil, err
+	}
 	root, err := moduleRoot()
 	if err != nil {
 		return nil, err
@@ -30,7 +49,7 @@ func NewDefaultBuilder(log io.Writer) (*Builder, error) {
 		}
 		cache = filepath.Join(base, "k8s-conformance", "nodeimage")
 	}
-	return NewBuilder(Options{Versions: Pinned, CacheDir: cache, KindDir: kindDir, ModuleDir: root, Log: log})
+	return NewBuilder(Options{Versions: versions, Upstream: r.Upstream, CacheDir: cache, KindDir: kindDir, ModuleDir: root, Log: log})
 }
 
 func moduleRoot() (string, error) {

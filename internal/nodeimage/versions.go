@@ -10,6 +10,8 @@ package nodeimage
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/puretasks/k8s-conformance/internal/kubeversion"
@@ -36,23 +38,72 @@ type Versions struct {
 	DebianMirror string
 }
 
-// Pinned is the recipe's version set.
-var Pinned = Versions{
-	Kubernetes:        kubeversion.Default.Version,
+// common are the pins every Kubernetes release shares: kind v0.33.0's own
+// containerd and CNI plugins, the pod network, and the Debian the trees come
+// from. A second release's build reuses their cached binaries and trees.
+var common = Versions{
 	Containerd:        "v2.3.4",
-	CriTools:          "v1.36.0",
 	CNIPlugins:        "v1.9.1",
-	Etcd:              "v3.6.8",
-	CoreDNS:           "v1.14.2",
 	KubeRouter:        "v2.1.0",
 	EtcdImageRevision: "0",
-	PauseTags:         []string{"3.10", "3.10.2"},
 	DebianSuite:       "bookworm",
 	DebianMirror:      "http://deb.debian.org/debian",
 }
 
-// UpstreamNode is the published kind node image on the same Kubernetes minor,
-// tried when a pull succeeds quickly.
+// kindSandboxPause is the pause tag kind's containerd config names
+// (sandbox_image in images/base/files/etc/containerd/config.toml).
+const kindSandboxPause = "3.10"
+
+// releasePins is what changes with the Kubernetes release.
+type releasePins struct {
+	// CriTools is crictl of the release's minor where the module proxy
+	// serves one.
+	CriTools string
+	// Etcd, CoreDNS and Pause are what kubeadm of the release lists
+	// (cmd/kubeadm/app/constants/constants.go: SupportedEtcdVersion and
+	// DefaultEtcdVersion, CoreDNSVersion, PauseVersion); the etcd and
+	// CoreDNS versions are ones the module proxy serves.
+	Etcd, CoreDNS, Pause string
+}
+
+// perRelease has an entry for every kubeversion.Supported release (a test
+// holds them to kubeadm's constants).
+var perRelease = map[string]releasePins{
+	// crictl v1.35.x is not served by the proxy (v1.35.0: 403); kind
+	// v0.33.0 ships v1.36.0 with every release, and the CRI is v1.
+	"v1.35.4": {CriTools: "v1.36.0", Etcd: "v3.6.6", CoreDNS: "v1.13.1", Pause: "3.10.1"},
+	"v1.36.3": {CriTools: "v1.36.0", Etcd: "v3.6.8", CoreDNS: "v1.14.2", Pause: "3.10.2"},
+	"v1.37.2": {CriTools: "v1.37.0", Etcd: "v3.7.0", CoreDNS: "v1.14.6", Pause: "3.10.2"},
+}
+
+// VersionsFor is the recipe's version set for a Kubernetes release.
+func VersionsFor(r kubeversion.Release) (Versions, error) {
+	p, ok := perRelease[r.Version]
+	if !ok {
+		return Versions{}, fmt.Errorf("nodeimage: no recipe for Kubernetes %s (recipes: %s)", r.Version, strings.Join(slices.Sorted(maps.Keys(perRelease)), ", "))
+	}
+	v := common
+	v.Kubernetes = r.Version
+	v.CriTools = p.CriTools
+	v.Etcd = p.Etcd
+	v.CoreDNS = p.CoreDNS
+	v.PauseTags = []string{kindSandboxPause, p.Pause}
+	return v, nil
+}
+
+// Pinned is the recipe's version set of the default release.
+var Pinned = mustVersionsFor(kubeversion.Default)
+
+func mustVersionsFor(r kubeversion.Release) Versions {
+	v, err := VersionsFor(r)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// UpstreamNode is the published kind node image on the default release's
+// minor; a Builder carries the one of its own release (Options.Upstream).
 var UpstreamNode = kubeversion.Default.Upstream
 
 // recipeRevision changes whenever the build steps change in a way the

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"github.com/puretasks/k8s-conformance/internal/nodeimage"
 )
 
@@ -37,4 +38,14 @@ func TestPrintTiming(t *testing.T) {
 	var log bytes.Buffer
 	printTiming(&log, []nodeimage.StageTiming{{Stage: "debian", Duration: 1234 * time.Millisecond, CacheHit: true}, {Stage: "node-image", Duration: time.Minute}})
 	assert.Regexp(t, `debian +1.2s +hit\nnode-image +1m0s +miss\n`, log.String())
+}
+
+// The node image follows K8S_VERSION like every other tier; a version the
+// suite does not support is refused before anything is built or pulled.
+func TestResolveRefusesAnUnsupportedKubernetesVersion(t *testing.T) {
+	t.Setenv(kubeversion.Env, "1.30")
+	_, err := Resolve(context.Background(), &bytes.Buffer{}, Request{Image: "my/node:v1"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), kubeversion.Env)
+	assert.Contains(t, err.Error(), kubeversion.Default.Version, "the error lists what is supported")
 }

@@ -1,0 +1,215 @@
+package lanes
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/kube"
+	kubefake "helm.sh/helm/v4/pkg/kube/fake"
+	"helm.sh/helm/v4/pkg/storage"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
+	"github.com/puretasks/k8s-conformance/internal/live"
+	"github.com/puretasks/k8s-conformance/internal/manifests"
+)
+
+// fakeHelm is the app's chart on the SDK's own test doubles: releases in
+// memory, a Kubernetes client that accepts everything (or fails where told),
+// and the target Kubernetes version as the cluster's.
+func fakeHelm(t *testing.T, kc *kubefake.FailingKubeClient) *Helm {
+	t.Helper()
+	root, err := manifests.ModuleRoot()
+	require.NoError(t, err)
+	ch, err := chartloader.Load(filepath.Join(root, "manifests", "helm", "todo-app"))
+	require.NoError(t, err)
+	kv, err := common.ParseKubeVersion(kubeversion.Default.Version)
+	require.NoError(t, err)
+	caps := common.DefaultCapabilities.Copy()
+	caps.KubeVersion = *kv
+	kc.PrintingKubeClient.Out = io.Discard
+	cfg := action.NewConfiguration()
+	cfg.Releases = storage.Init(driver.NewMemory())
+	cfg.KubeClient = kc
+	cfg.Capabilities = caps
+	return &Helm{Config: cfg, Chart: ch, Namespace: HelmNamespace, Release: HelmRelease, Values: HelmValues()}
+}
+
+func TestHelmInstallTestUninstall(t *testing.T) {
+	kc := &kubefake.FailingKubeClient{}
+	h := fakeHelm(t, kc)
+	r, ft, _ := newRecorder("L-HELM")
+
+	require.True(t, HelmInstall(context.Background(), h, r), ft.failures())
+	assert.Contains(t, ft.measurements(), "revision 1 deployed")
+	assert.Contains(t, ft.measurements(), "2 test hook(s)")
+	assert.Contains(t, kc.RecordedWaitStrategies, kube.StatusWatcherStrategy, "installs as helm install --wait")
+
+	require.True(t, HelmTest(h, r, io.Discard), ft.failures())
+	assert.Contains(t, ft.measurements(), "helm test todo-app-test-backend-service: Succeeded")
+	assert.Contains(t, ft.measurements(), "helm test todo-app-test-frontend-service: Succeeded")
+
+	HelmUninstall(context.Background(), Env{Clientset: fake.NewClientset()}, h, r)
+	assert.Empty(t, ft.failures())
+	assert.Contains(t, ft.measurements(), "no Deployment, Service, ConfigMap, Secret or Pod of the release is left")
+	_, err := h.Config.Releases.History(HelmRelease)
+	assert.ErrorIs(t, err, driver.ErrReleaseNotFound)
+}
+
+// The values the lane installs with keep the todo-app lane's NodePort free,
+// and the chart's schema accepts them.
+func TestHelmValuesLeaveTheNodePortAlone(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{})
+	r, ft, _ := newRecorder("L-HELM")
+	require.True(t, HelmInstall(context.Background(), h, r), ft.failures())
+	last, err := h.Config.Releases.Last(HelmRelease)
+	require.NoError(t, err)
+	rel, err := v1Release(last)
+	require.NoError(t, err)
+	assert.Contains(t, rel.Manifest, "name: frontend-service")
+	assert.NotContains(t, rel.Manifest, "NodePort", "the lane's frontend-service must not claim the todo-app lane's NodePort")
+	assert.NotContains(t, rel.Manifest, "nodePort")
+}
+
+func TestHelmInstallFailureIsAFailure(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{CreateError: errors.New("admission webhook denied the request")})
+	r, ft, _ := newRecorder("L-HELM")
+	assert.False(t, HelmInstall(context.Background(), h, r))
+	assert.Contains(t, ft.failures(), "release todo-helm/todo-app: expected helm install --create-namespace --wait to succeed")
+	assert.Contains(t, ft.failures(), "admission webhook denied the request")
+
+	h = fakeHelm(t, &kubefake.FailingKubeClient{WaitError: errors.New("context deadline exceeded")})
+	r, ft, _ = newRecorder("L-HELM")
+	assert.False(t, HelmInstall(context.Background(), h, r), "a release that never became ready is not installed")
+	assert.Contains(t, ft.failures(), "context deadline exceeded")
+}
+
+func TestHelmTestFailureIsAFailure(t *testing.T) {
+	kc := &kubefake.FailingKubeClient{}
+	h := fakeHelm(t, kc)
+	r, ft, _ := newRecorder("L-HELM")
+	require.True(t, HelmInstall(context.Background(), h, r), ft.failures())
+	kc.WatchUntilReadyError = errors.New("pod todo-app-test-backend-service failed")
+	assert.False(t, HelmTest(h, r, io.Discard))
+	assert.Contains(t, ft.failures(), "expected helm test hook to succeed")
+	assert.Contains(t, ft.failures(), "expected helm test to succeed")
+}
+
+// A chart without tests has tested nothing: that is a failure, not a pass.
+func TestHelmTestWithoutTestHooksFails(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{})
+	var kept []*common.File
+	for _, tpl := range h.Chart.Templates {
+		if !strings.Contains(tpl.Name, "templates/tests/") {
+			kept = append(kept, tpl)
+		}
+	}
+	h.Chart.Templates = kept
+	r, ft, _ := newRecorder("L-HELM")
+	require.True(t, HelmInstall(context.Background(), h, r), ft.failures())
+	assert.False(t, HelmTest(h, r, io.Discard))
+	assert.Contains(t, ft.failures(), "expected the chart to have helm test hooks")
+}
+
+func TestHelmUninstallReportsWhatIsLeft(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{})
+	r, ft, _ := newRecorder("L-HELM")
+	require.True(t, HelmInstall(context.Background(), h, r), ft.failures())
+	cs := fake.NewClientset(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{
+		Name: "backend", Namespace: HelmNamespace, Labels: map[string]string{"app.kubernetes.io/instance": HelmRelease},
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	HelmUninstall(ctx, Env{Clientset: cs}, h, r)
+	assert.Contains(t, ft.failures(), "expected nothing of release todo-app left after uninstall, found [Deployment backend]")
+
+	// An API that does not answer is an error, never "nothing left".
+	h = fakeHelm(t, &kubefake.FailingKubeClient{})
+	r, ft, _ = newRecorder("L-HELM")
+	require.True(t, HelmInstall(context.Background(), h, r), ft.failures())
+	cs = fake.NewClientset()
+	failWith(cs, "list", "secrets", errAPI)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	HelmUninstall(ctx2, Env{Clientset: cs}, h, r)
+	assert.Contains(t, ft.failures(), "listing what the release left")
+	assert.Contains(t, ft.failures(), errAPI.Error())
+}
+
+func TestHelmUninstallFailureIsAFailure(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{})
+	r, ft, _ := newRecorder("L-HELM")
+	require.True(t, HelmInstall(context.Background(), h, r), ft.failures())
+	h.Config.KubeClient = &kubefake.FailingKubeClient{PrintingKubeClient: kubefake.PrintingKubeClient{Out: io.Discard}, WaitForDeleteError: errors.New("timed out waiting for the condition")}
+	HelmUninstall(context.Background(), Env{Clientset: fake.NewClientset()}, h, r)
+	assert.Contains(t, ft.failures(), "expected helm uninstall --wait to succeed")
+}
+
+// The upgrade is to a new chart version: every pod template's helm.sh/chart
+// label changes, so both Deployments roll; the loaded chart stays as it was.
+func TestNextChartVersion(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{})
+	before := h.Chart.Metadata.Version
+	next := NextChartVersion(h.Chart)
+	assert.Equal(t, before, h.Chart.Metadata.Version)
+	assert.Equal(t, before+"-upgrade.1", next.Metadata.Version)
+	assert.NoError(t, next.Validate(), "the next version is a valid chart version")
+}
+
+func TestHelmNamespaceAbsent(t *testing.T) {
+	cs := fake.NewClientset()
+	assert.NoError(t, HelmNamespaceAbsent(context.Background(), Env{Clientset: cs}, HelmNamespace))
+	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: HelmNamespace}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	assert.ErrorContains(t, HelmNamespaceAbsent(context.Background(), Env{Clientset: cs}, HelmNamespace), "already exists")
+	cs = fake.NewClientset()
+	failWith(cs, "get", "namespaces", errAPI)
+	assert.ErrorContains(t, HelmNamespaceAbsent(context.Background(), Env{Clientset: cs}, HelmNamespace), errAPI.Error())
+}
+
+func TestMarkNamespace(t *testing.T) {
+	cs := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: HelmNamespace}})
+	require.NoError(t, MarkNamespace(context.Background(), Env{Clientset: cs}, HelmNamespace))
+	ns, err := cs.CoreV1().Namespaces().Get(context.Background(), HelmNamespace, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, live.FieldOwner, ns.Labels[live.ManagedLabel])
+	assert.ErrorContains(t, MarkNamespace(context.Background(), Env{Clientset: fake.NewClientset()}, "absent"), "labelling namespace absent")
+}
+
+// NewHelm builds the SDK configuration as the CLI does, without touching the
+// cluster; a chart that does not load is an error naming it.
+func TestNewHelm(t *testing.T) {
+	root, err := manifests.ModuleRoot()
+	require.NoError(t, err)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600))
+	h, err := NewHelm(kubeconfig, HelmNamespace, filepath.Join(root, "manifests", "helm", "todo-app"), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "todo-app", h.Chart.Metadata.Name)
+	assert.NotNil(t, h.Config.RESTClientGetter)
+	assert.Equal(t, HelmNamespace, h.Namespace)
+
+	_, err = NewHelm(kubeconfig, HelmNamespace, filepath.Join(root, "manifests", "base"), io.Discard)
+	assert.ErrorContains(t, err, "loading the chart")
+}
