@@ -121,7 +121,7 @@ func TestChartExistingSecret(t *testing.T) {
 	assert.Contains(t, objs, Key{Kind: "Secret", Namespace: DefaultNamespace, Name: "todo-app-secrets"})
 
 	// A name the API server would refuse is refused before anything is sent.
-	_, _, err := renderChart(repoPath(t, appChartDir), HelmSettings{Set: []string{"secret.existingSecret=Not_A_Name"}})
+	_, err := renderChart(repoPath(t, appChartDir), HelmSettings{Set: []string{"secret.existingSecret=Not_A_Name"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "/secret/existingSecret")
 }
