@@ -153,10 +153,12 @@ func upstreamVersion(ref string) string {
 // realHost is this machine: Docker, the registry through dockerd, the build.
 type realHost struct{ b *Builder }
 
-func (h realHost) imageExists(ctx context.Context, ref string) bool { return dockerImageExists(ctx, ref) }
+func (h realHost) imageExists(ctx context.Context, ref string) bool {
+	return dockerImageExists(ctx, ref)
+}
 func (h realHost) pull(ctx context.Context, ref string) error {
 	return pull.Pull(ctx, ref, pull.Options{Log: h.b.o.Log})
 }
 func (h realHost) build(ctx context.Context) (string, error) { return h.b.Build(ctx) }
-func (h realHost) root() bool                                 { return os.Geteuid() == 0 }
-func (h realHost) logf(format string, a ...any)               { h.b.logf(format, a...) }
+func (h realHost) root() bool                                { return os.Geteuid() == 0 }
+func (h realHost) logf(format string, a ...any)              { h.b.logf(format, a...) }

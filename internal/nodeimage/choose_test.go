@@ -32,8 +32,10 @@ func (h *fakeHost) build(context.Context) (string, error) {
 	h.did = append(h.did, "build")
 	return "built:ref", nil
 }
-func (h *fakeHost) root() bool                   { return h.isRoot }
-func (h *fakeHost) logf(format string, a ...any) { h.did = append(h.did, "log: "+fmt.Sprintf(format, a...)) }
+func (h *fakeHost) root() bool { return h.isRoot }
+func (h *fakeHost) logf(format string, a ...any) {
+	h.did = append(h.did, "log: "+fmt.Sprintf(format, a...))
+}
 
 func testBuilder(t *testing.T) *Builder {
 	t.Helper()
