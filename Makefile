@@ -25,7 +25,7 @@ RUN_TEST = TEST2JSON=$(BIN)/test2json $(GOTESTSUM) --format $(or $(TEST_FORMAT),
 	--junitfile $(ARTIFACTS)/$(1).xml --jsonfile $(ARTIFACTS)/$(1).json --raw-command -- hack/run-test-binary
 GO_DIRS := cmd e2e internal stubs
 
-.PHONY: help test vet bench bin docker docker-undo node-image images cluster cluster-down cluster-clean smoke \
+.PHONY: help test vet bench bin tools docker docker-undo node-image images cluster cluster-down cluster-clean smoke \
 	conformance leakcheck selftest selftest-static soak lint-workflows ci-summary runner-sim clean clean-cache
 
 ## help: this list
@@ -36,7 +36,7 @@ help:
 ## test: gofmt, go vet (the build-tagged e2e and smoke packages too, and GOOS=darwin), then the static
 ## tier, every unit test, the bad-input table and the mutants' static half (no Docker, no cluster).
 ## JUnit and a JSON test log in $(ARTIFACTS)/test.{xml,json}
-test: vet bin
+test: vet tools
 	mkdir -p $(ARTIFACTS)
 	$(GOTESTSUM) --format $(or $(TEST_FORMAT),pkgname) --junitfile $(ARTIFACTS)/test.xml --jsonfile $(ARTIFACTS)/test.json -- ./...
 
@@ -50,38 +50,49 @@ vet:
 bench:
 	go test ./internal/staticcheck ./internal/manifests -run '^$$' -bench . -benchmem
 
-## bin: build the CLIs, gotestsum and test2json into _build/bin (a no-op when they are current)
-bin:
-	go build -o $(BIN)/ ./cmd/... gotest.tools/gotestsum
+## bin / tools: build every CLI, gotestsum and test2json into _build/bin (tools: only the last two); a no-op when current
+bin: tools
+	go build -o $(BIN)/ ./cmd/...
+tools:
+	go build -o $(BIN)/ gotest.tools/gotestsum
 	go build -o $(BIN)/test2json cmd/test2json
+# cli builds one CLI into $(BIN) (a no-op when it is current), so a target waits only for its own.
+cli = go build -o $(BIN)/ ./cmd/$(1)
 
 ## docker: make sure a Docker engine answers and runs privileged containers here (may install
 ## docker.io, and where the host needs it change /etc/docker/daemon.json, backed up, and restart dockerd)
-docker: bin
+docker:
+	$(call cli,dockerhost)
 	$(BIN)/dockerhost
 ## docker-undo: put /etc/docker/daemon.json back as it was before `make docker` changed it; restart dockerd
-docker-undo: bin
+docker-undo:
+	$(call cli,dockerhost)
 	$(BIN)/dockerhost -undo
 
 ## node-image: the kind node image (KIND_NODE_IMAGE > hermetic present > upstream present > upstream pull > built from source)
 node-image: docker
+	$(call cli,nodeimage)
 	$(BIN)/nodeimage -source $(NODE_IMAGE_SOURCE)
 
 ## images: the stub backend and frontend images into $(IMAGES_DIR)
-images: bin
+images:
+	$(call cli,stubimages)
 	$(BIN)/stubimages -out $(IMAGES_DIR)
 
 ## cluster / cluster-down: a single-node kind cluster to poke at (KUBECONFIG=_build/kubeconfig-dev)
 cluster: docker
+	$(call cli,cluster)
 	$(BIN)/cluster up
-cluster-down: bin
+cluster-down:
+	$(call cli,cluster)
 	$(BIN)/cluster down
 ## cluster-clean: remove every cluster a run kept or left behind
-cluster-clean: bin
+cluster-clean:
+	$(call cli,cluster)
 	$(BIN)/cluster clean
 
 ## smoke: the hermetic cluster's own smoke test (cluster up, DNS, NodePort, PV/PVC, gone after)
-smoke: docker node-image
+smoke: docker node-image tools
 	mkdir -p $(ARTIFACTS)
 	go test -c -tags smoke -o $(BIN)/smoke.test ./e2e/smoke
 	$(call RUN_TEST,junit-smoke) e2e/smoke $(MODULE)/e2e/smoke $(BIN)/smoke.test -test.count=1 -test.timeout 20m
@@ -93,7 +104,7 @@ smoke: docker node-image
 CHECKS ?=
 comma := ,
 E2E_SELECT = $(if $(CHECKS),-args --labels $(subst $(comma),$(comma)id=,id=$(CHECKS)))
-conformance: docker node-image images
+conformance: docker node-image images tools
 	mkdir -p $(ARTIFACTS)
 	go test -c -tags e2e -o $(BIN)/e2e.test ./e2e
 	set -o pipefail; $(call RUN_TEST,junit) e2e $(MODULE)/e2e $(BIN)/e2e.test -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_SELECT) \
@@ -106,13 +117,16 @@ leakcheck:
 ## selftest: prove the checks can fail: every mutant (fixtures/mutants) through the static tier, then
 ## a control run and each mutant's live checks in ONE kind cluster (SLOW=1 adds the slow mutants)
 selftest: docker node-image images
+	$(call cli,selftest)
 	$(BIN)/selftest
 ## selftest-static: the static half only (seconds; also part of make test)
-selftest-static: bin
+selftest-static:
+	$(call cli,selftest)
 	$(BIN)/selftest -static
 ## soak: RUNS full live runs back to back: pass rate, per-phase/probe spread; INTERRUPT=1 SEED=n
 ## interrupts each at a seeded moment and checks nothing is left behind
 soak: docker node-image images
+	$(call cli,soak)
 	$(BIN)/soak
 
 ## lint-workflows: actionlint, with shellcheck on the run: scripts, on .github/workflows (also in make test)
@@ -121,7 +135,8 @@ lint-workflows:
 
 ## ci-summary: the live report as a Markdown table into $GITHUB_STEP_SUMMARY (stdout outside CI), and an
 ## error annotation per failed test from $(ARTIFACTS)/*.xml
-ci-summary: bin
+ci-summary:
+	$(call cli,cisummary)
 	$(BIN)/cisummary -report $(ARTIFACTS)/report.json -junit '$(ARTIFACTS)/*.xml'
 
 ## runner-sim: the nightly workflow's steps as a GitHub-hosted runner runs them: a non-root user with
