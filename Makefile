@@ -103,7 +103,7 @@ smoke: docker node-image tools
 ## leaked fake Secret values
 CHECKS ?=
 comma := ,
-E2E_SELECT = $(if $(CHECKS),-args --labels $(subst $(comma),$(comma)id=,id=$(CHECKS)))
+E2E_SELECT = $(if $(CHECKS),--labels $(subst $(comma),$(comma)id=,id=$(CHECKS)))
 conformance: docker node-image images tools
 	mkdir -p $(ARTIFACTS)
 	go test -c -tags e2e -o $(BIN)/e2e.test ./e2e
