@@ -3,7 +3,7 @@
 // internal/nodeimage/choice's, the same the live tier, cmd/cluster and the
 // smoke test make.
 //
-//	go run ./cmd/nodeimage                 # auto: named > hermetic present > upstream pull > build
+//	go run ./cmd/nodeimage                 # auto: named > hermetic present > upstream present > upstream pull > build
 //	go run ./cmd/nodeimage -source hermetic
 //	KIND_NODE_IMAGE=my/node:tag go run ./cmd/nodeimage
 //	K8S_VERSION=1.37 go run ./cmd/nodeimage   # another supported release (internal/kubeversion)
@@ -37,6 +37,9 @@ func main() {
 	defer stop()
 	if err := run(ctx, req, *printRef); err != nil {
 		fmt.Fprintln(os.Stderr, "nodeimage:", err)
+		if ctx.Err() != nil {
+			os.Exit(130) // interrupted: as a shell reports SIGINT, so make and CI see it
+		}
 		os.Exit(1)
 	}
 }
@@ -58,7 +61,7 @@ func run(ctx context.Context, req choice.Request, printRef bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "nodeimage: using %s (%s)\n", c.Image, c.Reason)
+	fmt.Fprintf(os.Stderr, "nodeimage: using %s\nnodeimage: because %s\n", c.Image, c.Reason)
 	fmt.Println(c.Image)
 	return nil
 }

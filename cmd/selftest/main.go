@@ -8,7 +8,7 @@
 //	go run ./cmd/selftest -dry-run      # the live plan, one command per mutant; no cluster
 //	go run ./cmd/selftest -mutants a,b  # only these mutants (MUTANTS=a,b)
 //	go run ./cmd/selftest -slow         # also the slow mutants, live (SLOW=1)
-//	go run ./cmd/selftest -markdown     # the README's coverage matrix
+//	go run ./cmd/selftest -markdown     # the coverage matrix of docs/selftest.md
 //
 // With E2E_KUBECONFIG the mutants run in that cluster (not created, not
 // deleted; it must hold the stub images). Otherwise a cluster is created the

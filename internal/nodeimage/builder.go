@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/puretasks/k8s-conformance/internal/imagetar"
+	"github.com/puretasks/k8s-conformance/internal/nodeimage/progress"
 )
 
 // recipe is the builder's own source and assets: a change to any of them is a
@@ -126,42 +127,21 @@ func (b *Builder) logf(format string, a ...any) {
 	fmt.Fprintf(b.o.Log, "nodeimage: "+format+"\n", a...)
 }
 
-// stage runs fn, reporting its start, a heartbeat while it runs, and its
-// duration. fn reports whether its cache answered.
-func (b *Builder) stage(ctx context.Context, name string, fn func(context.Context) (bool, error)) error {
+// stage runs fn, reporting its start as "stage n/N" with the time its last
+// cold build took here, a heartbeat with the time left while it runs, and its
+// duration (internal/nodeimage/progress). fn reports whether its cache
+// answered.
+func (b *Builder) stage(ctx context.Context, p *progress.Reporter, name string, fn func(context.Context) (bool, error)) error {
 	start := time.Now()
-	b.logf("[%s] start", name)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				b.logf("[%s] still running (%s)", name, time.Since(start).Round(time.Second))
-			}
-		}
-	}()
+	done := p.Stage(ctx, name)
 	hit, err := fn(ctx)
-	close(done)
-	d := time.Since(start)
-	b.Timing = append(b.Timing, StageTiming{Stage: name, Duration: d, CacheHit: hit})
+	done(hit, err)
+	b.Timing = append(b.Timing, StageTiming{Stage: name, Duration: time.Since(start), CacheHit: hit})
 	if err != nil {
-		b.logf("[%s] FAILED after %s: %v", name, d.Round(100*time.Millisecond), err)
 		return fmt.Errorf("stage %s: %w", name, err)
 	}
-	how := "built"
-	if hit {
-		how = "cache hit"
-	}
-	b.logf("[%s] done in %s (%s)", name, d.Round(100*time.Millisecond), how)
 	return nil
 }
-
-// heartbeat is how often a long stage says it is still alive.
-const heartbeat = 30 * time.Second
 
 // Build returns the recipe's image, building whatever its caches lack.
 func (b *Builder) Build(ctx context.Context) (string, error) {
@@ -189,8 +169,13 @@ func (b *Builder) Build(ctx context.Context) (string, error) {
 		{"base-image", w.baseImage},
 		{"node-image", w.nodeImage},
 	}
+	p := &progress.Reporter{Log: b.o.Log, History: progress.Load(b.o.CacheDir)}
 	for _, s := range steps {
-		if err := b.stage(ctx, s.name, s.fn); err != nil {
+		p.Stages = append(p.Stages, s.name)
+	}
+	p.Begin()
+	for _, s := range steps {
+		if err := b.stage(ctx, p, s.name, s.fn); err != nil {
 			return "", err
 		}
 	}

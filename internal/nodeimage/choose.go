@@ -2,15 +2,19 @@ package nodeimage
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
+	"os"
+	"strings"
+
+	"github.com/puretasks/k8s-conformance/internal/nodeimage/pull"
 )
 
 // Source says where the node image may come from.
 type Source string
 
 const (
-	SourceAuto     Source = "auto"     // named > hermetic present > upstream pull > hermetic build
+	SourceAuto     Source = "auto"     // named > hermetic present > upstream present > upstream pull > hermetic build
 	SourceHermetic Source = "hermetic" // always the hermetic recipe (built if missing)
 	SourceUpstream Source = "upstream" // always the pinned kindest/node (pulled if missing)
 )
@@ -26,11 +30,6 @@ func ParseSource(s string) (Source, error) {
 	return "", fmt.Errorf("unknown node image source %q (want auto, hermetic or upstream)", s)
 }
 
-// UpstreamPullTimeout bounds the attempt to pull the upstream image in auto
-// mode: on an air-gapped runner the pull fails or hangs, and the hermetic
-// build is the answer.
-const UpstreamPullTimeout = 20 * time.Second
-
 // Choice is the node image a run uses and why.
 type Choice struct {
 	Image  string
@@ -38,66 +37,131 @@ type Choice struct {
 	Built  bool
 }
 
-// Choose picks the node image: the one the user names, else per source. The
-// hermetic image and the upstream one are those of the builder's release.
+// ErrBuildNeedsRoot is returned instead of starting a from-source build that
+// cannot succeed: debootstrap writes a root filesystem, and the image layers
+// are read from it with their owners.
+var ErrBuildNeedsRoot = errors.New("building the node image from source needs root")
+
+// host is what Choose asks of the machine; the tests give it a fake.
+type host interface {
+	imageExists(ctx context.Context, ref string) bool
+	pull(ctx context.Context, ref string) error
+	build(ctx context.Context) (string, error)
+	root() bool
+	logf(format string, a ...any)
+}
+
+// Choose picks the node image: the one the user names, else per source. In
+// auto mode a registry is asked only when no image is present; "no registry"
+// (the name does not resolve, the connection is refused) falls back to the
+// from-source build at once, a slow registry is waited for with progress. A
+// build that needs root is never started when this is not root: the error
+// says so, and what to do instead.
 func Choose(ctx context.Context, named string, src Source, b *Builder) (Choice, error) {
+	return choose(ctx, named, src, b, realHost{b})
+}
+
+func choose(ctx context.Context, named string, src Source, b *Builder, h host) (Choice, error) {
 	if named != "" {
-		return Choice{Image: named, Reason: "named by the user"}, nil
+		return Choice{Image: named, Reason: "named by the user (KIND_NODE_IMAGE), used as is"}, nil
 	}
 	ref, err := b.ImageRef()
 	if err != nil {
 		return Choice{}, err
 	}
-	upstream := b.o.Upstream
+	// The hermetic image and the upstream one are those of the builder's
+	// release (K8S_VERSION).
+	upstreamRef := b.o.Upstream
+	hermetic := fmt.Sprintf("the hermetic image (Kubernetes %s, built from source here)", b.o.Versions.Kubernetes)
+	upstream := fmt.Sprintf("the pinned upstream image %s (Kubernetes %s", upstreamName(upstreamRef), upstreamVersion(upstreamRef))
+	if v := upstreamVersion(upstreamRef); v != b.o.Versions.Kubernetes {
+		upstream += ", not the hermetic build's " + b.o.Versions.Kubernetes
+	}
+	upstream += ")"
+
 	switch src {
 	case SourceUpstream:
-		if dockerImageExists(ctx, upstream) {
-			return Choice{Image: upstream, Reason: "upstream forced; present locally"}, nil
+		if h.imageExists(ctx, upstreamRef) {
+			return Choice{Image: upstreamRef, Reason: "NODE_IMAGE_SOURCE=upstream: " + upstream + " is present locally"}, nil
 		}
-		if err := pull(ctx, upstream, 0); err != nil {
-			return Choice{}, fmt.Errorf("upstream node image forced but the pull failed: %w", err)
+		h.logf("NODE_IMAGE_SOURCE=upstream: pulling %s", upstream)
+		if err := h.pull(ctx, upstreamRef); err != nil {
+			return Choice{}, fmt.Errorf("NODE_IMAGE_SOURCE=upstream, but the pull failed: %w", err)
 		}
-		return Choice{Image: upstream, Reason: "upstream forced; pulled"}, nil
+		return Choice{Image: upstreamRef, Reason: "NODE_IMAGE_SOURCE=upstream: " + upstream + " pulled"}, nil
 	case SourceHermetic:
-		built, err := b.Build(ctx)
+		if h.imageExists(ctx, ref) {
+			return Choice{Image: ref, Reason: "NODE_IMAGE_SOURCE=hermetic: " + hermetic + " is present locally"}, nil
+		}
+		if !h.root() {
+			return Choice{}, needsRoot("NODE_IMAGE_SOURCE=hermetic and "+ref+" is not present", upstreamRef)
+		}
+		built, err := h.build(ctx)
 		if err != nil {
 			return Choice{}, err
 		}
-		return Choice{Image: built, Reason: "hermetic forced", Built: b.built()}, nil
+		return Choice{Image: built, Reason: "NODE_IMAGE_SOURCE=hermetic: " + hermetic + " built", Built: true}, nil
 	}
-	if dockerImageExists(ctx, ref) {
-		return Choice{Image: ref, Reason: "hermetic image of this recipe is present locally"}, nil
+
+	if h.imageExists(ctx, ref) {
+		return Choice{Image: ref, Reason: "auto: " + hermetic + " is present locally"}, nil
 	}
-	if dockerImageExists(ctx, upstream) {
-		return Choice{Image: upstream, Reason: "pinned upstream image is present locally"}, nil
+	if h.imageExists(ctx, upstreamRef) {
+		return Choice{Image: upstreamRef, Reason: "auto: no hermetic image of this recipe here; " + upstream + " is present locally"}, nil
 	}
-	if err := pull(ctx, upstream, UpstreamPullTimeout); err == nil {
-		return Choice{Image: upstream, Reason: "pinned upstream image pulled"}, nil
-	} else {
-		b.logf("upstream pull of %s failed (%v); building the hermetic image", upstream, err)
+	h.logf("auto: no node image here; asking the registry for %s (a slow pull is waited for)", upstream)
+	err = h.pull(ctx, upstreamRef)
+	if err == nil {
+		return Choice{Image: upstreamRef, Reason: "auto: no local node image; a registry answered and " + upstream + " was pulled"}, nil
 	}
-	built, err := b.Build(ctx)
+	if ctx.Err() != nil {
+		return Choice{}, err
+	}
+	why := "the upstream pull failed (" + err.Error() + ")"
+	if pull.IsNoRegistry(err) {
+		why = "no registry (" + err.Error() + ")"
+	}
+	if !h.root() {
+		return Choice{}, needsRoot("no node image here and "+why, upstreamRef)
+	}
+	h.logf("auto: %s; building %s instead: about 35 min the first time, then cached", why, hermetic)
+	built, err := h.build(ctx)
 	if err != nil {
 		return Choice{}, err
 	}
-	return Choice{Image: built, Reason: "no local image and no registry: built from source", Built: true}, nil
+	return Choice{Image: built, Reason: "auto: no local node image and " + why + ": " + hermetic + " built", Built: true}, nil
 }
 
-func (b *Builder) built() bool {
-	for _, t := range b.Timing {
-		if t.Stage == "node-image" {
-			return true
-		}
-	}
-	return false
+func needsRoot(situation, upstreamRef string) error {
+	return fmt.Errorf("%s; %w (debootstrap), and this is not root. Either run as root (sudo make node-image), "+
+		"or NODE_IMAGE_SOURCE=upstream where docker.io answers (%s), or KIND_NODE_IMAGE=<an image you have>",
+		situation, ErrBuildNeedsRoot, upstreamRef)
 }
 
-func pull(ctx context.Context, ref string, timeout time.Duration) error {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	_, err := docker(ctx, "pull", ref)
-	return err
+// upstreamName drops the digest: kindest/node:v1.36.1.
+func upstreamName(ref string) string {
+	name, _, _ := strings.Cut(ref, "@")
+	return name
 }
+
+// upstreamVersion is the tag of the pinned upstream image: v1.36.1.
+func upstreamVersion(ref string) string {
+	name := upstreamName(ref)
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		return name[i+1:]
+	}
+	return "unknown"
+}
+
+// realHost is this machine: Docker, the registry through dockerd, the build.
+type realHost struct{ b *Builder }
+
+func (h realHost) imageExists(ctx context.Context, ref string) bool {
+	return dockerImageExists(ctx, ref)
+}
+func (h realHost) pull(ctx context.Context, ref string) error {
+	return pull.Pull(ctx, ref, pull.Options{Log: h.b.o.Log})
+}
+func (h realHost) build(ctx context.Context) (string, error) { return h.b.Build(ctx) }
+func (h realHost) root() bool                                { return os.Geteuid() == 0 }
+func (h realHost) logf(format string, a ...any)              { h.b.logf(format, a...) }

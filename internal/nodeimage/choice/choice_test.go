@@ -30,7 +30,7 @@ func TestResolveUsesTheNamedImage(t *testing.T) {
 	var log bytes.Buffer
 	c, err := Resolve(context.Background(), &log, Request{Image: "my/node:v1"})
 	require.NoError(t, err)
-	assert.Equal(t, nodeimage.Choice{Image: "my/node:v1", Reason: "named by the user"}, c)
+	assert.Equal(t, nodeimage.Choice{Image: "my/node:v1", Reason: "named by the user (KIND_NODE_IMAGE), used as is"}, c)
 	assert.Empty(t, log.String(), "nothing was built, so no timing table")
 }
 
