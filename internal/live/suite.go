@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
@@ -98,6 +97,10 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 		return WithSuite(runCtx, s), nil
 	}
 	err := s.setupErr
+	if err == nil {
+		// --kubeconfig / --context select an existing cluster, as E2E_KUBECONFIG does.
+		err = s.Settings.SelectFromFlags(cfg.KubeconfigFile(), cfg.KubeContext())
+	}
 	if err == nil {
 		err = s.phase("preflight", 0, s.preflight)
 	}
@@ -209,7 +212,7 @@ func (s *Suite) preflight() error {
 // clients builds the run's clients. envconf's Config is not touched: the
 // cluster comes up while other lanes' tests copy that Config.
 func (s *Suite) clients() error {
-	rc, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	rc, err := RESTConfig(s.Kubeconfig, s.KubeContext)
 	if err != nil {
 		return err
 	}
