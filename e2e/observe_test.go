@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/reach"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/traffic"
 )
@@ -134,76 +137,110 @@ func qosFeature() features.Feature {
 		Feature()
 }
 
+// fromEachNode runs one probe Job per node, pinned to it, all at once, and
+// judges each node's answers with judge. Every node of nodes must keep the
+// promise (reach.Broken); each one that does not is a failure naming it.
+func fromEachNode(ctx context.Context, t *testing.T, c *live.Check, what string, nodes []reach.Node,
+	job func(i int, n reach.Node) live.ProbeJob, judge func(n reach.Node, lines []json.RawMessage) (measures, problems []string)) {
+	t.Helper()
+	outcomes := make([]reach.Outcome, len(nodes))
+	measures := make([][]string, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j := job(i, n)
+			j.NodeName = n.Name
+			lines, ok, err := j.Run(ctx, c.Suite.Clientset)
+			o := reach.Outcome{Node: n.Name}
+			switch {
+			case err != nil:
+				o.Problems = []string{fmt.Sprintf("Job %s: %v", j.Name, err)}
+			default:
+				measures[i], o.Problems = judge(n, lines)
+				if !ok && len(o.Problems) == 0 {
+					o.Problems = []string{fmt.Sprintf("Job %s did not succeed", j.Name)}
+				}
+			}
+			outcomes[i] = o
+		}()
+	}
+	wg.Wait()
+	for _, m := range measures {
+		for _, line := range m {
+			c.Measure(t, "%s", line)
+		}
+	}
+	broken := reach.Broken(nodes, outcomes)
+	for _, b := range broken {
+		c.Fail(t, "node "+b.Node, "%s: %s", what, strings.Join(b.Problems, "; "))
+	}
+	if len(broken) > 0 {
+		c.Measure(t, "%s: broken on %s", what, reach.Summary(nodes, broken))
+	} else {
+		c.Measure(t, "%s: kept on all %d schedulable nodes", what, len(nodes))
+	}
+}
+
+// schedulableNodes lists the nodes a pod can land on; none is a failure.
+func schedulableNodes(ctx context.Context, t *testing.T, c *live.Check) []reach.Node {
+	t.Helper()
+	list, err := c.Suite.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		c.Fatal(t, "nodes", "listing them: %v", err)
+	}
+	nodes := reach.Schedulable(list.Items)
+	if len(nodes) == 0 {
+		c.Fatal(t, "nodes", "expected at least one schedulable node, found none of %d", len(list.Items))
+	}
+	return nodes
+}
+
 func dnsFeature() features.Feature {
 	const id = "L-DNS"
 	b := spec.Seed.Backend
 	short := b.Service.Name
 	fqdn := fmt.Sprintf("%s.%s.svc.cluster.local", b.Service.Name, spec.Namespace)
-	return check(id, "backend-service resolves by short name and FQDN from a pod; /api/health answers 200; the frontend reaches it through NEXT_PUBLIC_API_URL").
-		Assess("names resolve to the Service's ClusterIP", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+	return check(id, "backend-service resolves by short name and FQDN from a pod on each schedulable node; /api/health answers 200 from each; the frontend reaches it through NEXT_PUBLIC_API_URL").
+		Assess("names resolve to the Service's ClusterIP from a pod on each schedulable node", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c, s := requireAvailable(ctx, t)
 			svc, err := s.Clientset.CoreV1().Services(spec.Namespace).Get(ctx, short, metav1.GetOptions{})
 			if err != nil {
 				c.Fatal(t, "Service "+short, "reading it: %v", err)
 			}
-			lines, ok, err := live.ProbeJob{Namespace: spec.Namespace, Name: "dns-resolve", Image: b.Deployment.Container.Image,
-				Args: []string{"resolve", short, fqdn}, Interval: poll.JobComplete}.Run(ctx, s.Clientset)
-			if err != nil {
-				c.Fatal(t, "Job dns-resolve", "%v", err)
-			}
-			resolved := map[string]bool{}
-			for _, l := range lines {
-				var r struct {
-					Name  string   `json:"name"`
-					Addrs []string `json:"addrs"`
-					Error string   `json:"error"`
-				}
-				if err := json.Unmarshal(l, &r); err != nil {
-					c.Fail(t, "Job dns-resolve", "unreadable answer %s: %v", l, err)
-					continue
-				}
-				c.Measure(t, "resolve %s -> %v %s", r.Name, r.Addrs, r.Error)
-				if !slices.Contains(r.Addrs, svc.Spec.ClusterIP) {
-					c.Fail(t, "Service "+short, "%s: expected to resolve to ClusterIP %s, got %v %s", r.Name, svc.Spec.ClusterIP, r.Addrs, r.Error)
-					continue
-				}
-				resolved[r.Name] = true
-			}
-			for _, n := range []string{short, fqdn} {
-				if !resolved[n] {
-					c.Fail(t, "Service "+short, "expected %s to resolve from a pod in %s (job ok=%v, %d answers)", n, spec.Namespace, ok, len(lines))
-				}
-			}
+			nodes := schedulableNodes(ctx, t, c)
+			fromEachNode(ctx, t, c, "resolving "+short+" and "+fqdn, nodes,
+				func(i int, _ reach.Node) live.ProbeJob {
+					return live.ProbeJob{Namespace: spec.Namespace, Name: fmt.Sprintf("dns-resolve-%d", i), Image: b.Deployment.Container.Image,
+						Args: []string{"resolve", short, fqdn}, Interval: poll.JobComplete}
+				},
+				func(n reach.Node, lines []json.RawMessage) ([]string, []string) {
+					return []string{fmt.Sprintf("resolve from a pod on %s: %s", n.Name, joinLines(lines))},
+						reach.ResolveProblems(lines, svc.Spec.ClusterIP, short, fqdn)
+				})
 			return ctx
 		}).
-		Assess("http://backend-service:8000/api/health answers 200 in-cluster", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			c, s := requireAvailable(ctx, t)
+		Assess("http://backend-service:8000/api/health answers 200 from a pod on each schedulable node", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			c, _ := requireAvailable(ctx, t)
 			url := fmt.Sprintf("http://%s:%d%s", short, b.Service.Port, spec.HealthPath)
-			lines, ok, err := live.ProbeJob{Namespace: spec.Namespace, Name: "dns-get", Image: b.Deployment.Container.Image,
-				Args: []string{"get", url}, Interval: poll.JobComplete}.Run(ctx, s.Clientset)
-			if err != nil {
-				c.Fatal(t, "Job dns-get", "%v", err)
+			backendPods := map[string]bool{}
+			for _, p := range podsOf(ctx, t, c, b) {
+				backendPods[p.Name] = true
 			}
-			got := 0
-			for _, l := range lines {
-				var g struct {
-					Status    int    `json:"status"`
-					Pod       string `json:"pod"`
-					Error     string `json:"error"`
-					LatencyMs int64  `json:"latencyMs"`
-				}
-				if err := json.Unmarshal(l, &g); err != nil {
-					c.Fail(t, "Job dns-get", "unreadable answer %s: %v", l, err)
-					continue
-				}
-				c.Measure(t, "GET %s from a pod: %d from %s in %dms %s", url, g.Status, g.Pod, g.LatencyMs, g.Error)
-				if g.Status == http.StatusOK {
-					got++
-				}
-			}
-			if !ok || got == 0 {
-				c.Fail(t, "Service "+short, "GET %s: expected 200 (job ok=%v, %d answers)", url, ok, len(lines))
-			}
+			nodes := schedulableNodes(ctx, t, c)
+			fromEachNode(ctx, t, c, "GET "+url, nodes,
+				func(i int, _ reach.Node) live.ProbeJob {
+					return live.ProbeJob{Namespace: spec.Namespace, Name: fmt.Sprintf("dns-get-%d", i), Image: b.Deployment.Container.Image,
+						Args: []string{"get", url}, Interval: poll.JobComplete}
+				},
+				func(n reach.Node, lines []json.RawMessage) (measures, problems []string) {
+					answers, problems := reach.GetProblems(lines, url, backendPods)
+					for _, g := range answers {
+						measures = append(measures, fmt.Sprintf("GET %s from a pod on %s: %d from %s in %dms %s", url, n.Name, g.Status, g.Pod, g.LatencyMs, g.Error))
+					}
+					return measures, problems
+				})
 			return ctx
 		}).
 		Assess("the frontend pod reaches the backend through NEXT_PUBLIC_API_URL", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -234,6 +271,15 @@ func dnsFeature() features.Feature {
 			return ctx
 		}).
 		Feature()
+}
+
+// joinLines shows a probe's answers on one line.
+func joinLines(lines []json.RawMessage) string {
+	var parts []string
+	for _, l := range lines {
+		parts = append(parts, string(l))
+	}
+	return strings.Join(parts, " ")
 }
 
 // dialTimeout bounds each reachability attempt from the host.
@@ -334,45 +380,113 @@ const nodePortConsecutive = 20
 // nodePortInterval spaces those requests.
 const nodePortInterval = 50 * time.Millisecond
 
+// nodePortAnswers is what one address of the NodePort did: "" problem when
+// it kept the promise.
+type nodePortAnswer struct {
+	url      string
+	measures []string
+	problem  string
+	pods     map[string]int
+}
+
+// askNodePort waits until url first answers (kube-proxy programs the port
+// after the Service exists), then sends nodePortConsecutive requests in a
+// row, each on a new connection: every one must be a 200 from a frontend pod.
+func askNodePort(ctx context.Context, url string, frontendPods map[string]bool) nodePortAnswer {
+	a := nodePortAnswer{url: url}
+	var last string
+	first := time.Now()
+	err := poll.Until(ctx, poll.HostPort, func(ctx context.Context) (bool, error) {
+		status, _, err := traffic.Get(ctx, url, dialTimeout)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = live.HTTPStatusText(status)
+		return true, nil
+	})
+	if err != nil {
+		a.problem = fmt.Sprintf("GET %s: the port never answered; last: %s (%v)", url, last, err)
+		return a
+	}
+	a.measures = append(a.measures, fmt.Sprintf("GET %s first answered after %s (%s)", url, time.Since(first).Round(time.Millisecond), last))
+	sum, err := traffic.Consecutive(ctx, url, nodePortConsecutive, nodePortInterval, dialTimeout)
+	a.pods = sum.Pods
+	a.measures = append(a.measures, fmt.Sprintf("%s: %d consecutive GETs: %d sent, %d failed, answered by %v, latency p50 %.1fms max %.1fms", url, nodePortConsecutive, sum.Sent, sum.Failed, sum.Pods, sum.P50Ms, sum.MaxMs))
+	var problems []string
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("GET %s: %v", url, err))
+	}
+	for _, pod := range slices.Sorted(maps.Keys(sum.Pods)) {
+		if !frontendPods[pod] {
+			problems = append(problems, fmt.Sprintf("GET %s: expected only frontend pods %v to answer, got %q", url, slices.Sorted(maps.Keys(frontendPods)), pod))
+		}
+	}
+	a.problem = strings.Join(problems, "; ")
+	return a
+}
+
 func nodePortFeature() features.Feature {
 	const id = "L-NODEPORT"
-	return check(id, fmt.Sprintf("http://localhost:30000/api/health answers 200 from the host, %d requests in a row", nodePortConsecutive)).
-		Assess("GET from the host through the NodePort", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+	return check(id, fmt.Sprintf("/api/health on NodePort 30000 answers 200 from the host at localhost and at every node's address, %d requests in a row each", nodePortConsecutive)).
+		Assess("GET from the host through the NodePort, on localhost and on every node", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c, s := requireAvailable(ctx, t)
 			f := spec.Seed.Frontend
-			url := fmt.Sprintf("http://%s:%d%s", s.NodePortHost, f.Service.NodePort, spec.HealthPath)
 			frontendPods := map[string]bool{}
 			for _, p := range podsOf(ctx, t, c, f) {
 				frontendPods[p.Name] = true
 			}
-			// Wait until the port first answers (kube-proxy programs it
-			// after the Service exists); from then on every request counts.
-			var last string
-			first := time.Now()
-			err := poll.Until(ctx, poll.HostPort, func(ctx context.Context) (bool, error) {
-				status, _, err := traffic.Get(ctx, url, dialTimeout)
-				if err != nil {
-					last = err.Error()
-					return false, nil
-				}
-				last = live.HTTPStatusText(status)
-				return true, nil
-			})
+			list, err := s.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 			if err != nil {
-				c.Fatal(t, "Service "+f.Service.Name, "GET %s: the port never answered; last: %s (%v)", url, last, err)
+				c.Fatal(t, "nodes", "listing them: %v", err)
 			}
-			c.Measure(t, "GET %s first answered after %s (%s)", url, time.Since(first).Round(time.Millisecond), last)
-			// Then a stated number in a row, each on a new connection: every
-			// one must be a 200 from a frontend pod.
-			sum, err := traffic.Consecutive(ctx, url, nodePortConsecutive, nodePortInterval, dialTimeout)
-			c.Measure(t, "%d consecutive GETs: %d sent, %d failed, answered by %v, latency p50 %.1fms max %.1fms", nodePortConsecutive, sum.Sent, sum.Failed, sum.Pods, sum.P50Ms, sum.MaxMs)
-			if err != nil {
-				c.Fail(t, "Service "+f.Service.Name, "GET %s: %v", url, err)
-			}
-			for pod := range sum.Pods {
-				if !frontendPods[pod] {
-					c.Fail(t, "Service "+f.Service.Name, "expected only frontend pods %v to answer, got %q", slices.Sorted(maps.Keys(frontendPods)), pod)
+			// A NodePort is promised on every node's address, and at
+			// localhost (kind maps it there; E2E_NODEPORT_HOST elsewhere).
+			// All are asked at once.
+			nodes := reach.NodesOf(list.Items)
+			host := nodePortAnswer{}
+			answers := make([]nodePortAnswer, len(nodes))
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				host = askNodePort(ctx, fmt.Sprintf("http://%s%s", net.JoinHostPort(s.NodePortHost, fmt.Sprint(f.Service.NodePort)), spec.HealthPath), frontendPods)
+			}()
+			for i, n := range nodes {
+				if n.Address == "" {
+					answers[i].problem = "reports no InternalIP or ExternalIP"
+					continue
 				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					answers[i] = askNodePort(ctx, fmt.Sprintf("http://%s%s", net.JoinHostPort(n.Address, fmt.Sprint(f.Service.NodePort)), spec.HealthPath), frontendPods)
+				}()
+			}
+			wg.Wait()
+			for _, a := range append([]nodePortAnswer{host}, answers...) {
+				for _, m := range a.measures {
+					c.Measure(t, "%s", m)
+				}
+			}
+			if host.problem != "" {
+				c.Fail(t, "Service "+f.Service.Name, "%s", host.problem)
+			}
+			outcomes := make([]reach.Outcome, len(nodes))
+			for i, n := range nodes {
+				outcomes[i] = reach.Outcome{Node: n.Name}
+				if answers[i].problem != "" {
+					outcomes[i].Problems = []string{answers[i].problem}
+				}
+			}
+			broken := reach.Broken(nodes, outcomes)
+			for _, b := range broken {
+				c.Fail(t, "Service "+f.Service.Name+" on node "+b.Node, "expected NodePort %d to answer on every node's address: %s", f.Service.NodePort, strings.Join(b.Problems, "; "))
+			}
+			if len(broken) > 0 {
+				c.Measure(t, "NodePort %d broken on %s", f.Service.NodePort, reach.Summary(nodes, broken))
+			} else {
+				c.Measure(t, "NodePort %d answered on %s and on all %d nodes", f.Service.NodePort, s.NodePortHost, len(nodes))
 			}
 			return ctx
 		}).

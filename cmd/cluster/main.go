@@ -5,8 +5,11 @@
 //	go run ./cmd/cluster down
 //	go run ./cmd/cluster clean  # every cluster a test run kept or left behind, unless its run is alive
 //
-// The node image is chosen as the live tier chooses it (internal/nodeimage/
-// choice: KIND_NODE_IMAGE, NODE_IMAGE_SOURCE). The kind config is -config,
+// `up` brings the cluster up by the live tier's own path (live.BringUp), so
+// it is as good as the suite's: the same node-side data dir (the PV's
+// uploads directory writable by the stubs), waits and images. The node
+// image is chosen as the live tier chooses it (internal/nodeimage/choice:
+// KIND_NODE_IMAGE, NODE_IMAGE_SOURCE). The kind config is -config,
 // single-node by default, which is faster than the live tier's default
 // (multi-node, E2E_KIND_CONFIG); on one node the probe and scale checks report
 // that it cannot hold them. The stub images are built into IMAGES_DIR
@@ -23,6 +26,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +37,7 @@ import (
 	"time"
 
 	"github.com/puretasks/k8s-conformance/internal/kindcluster"
+	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/nodeimage/choice"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/stubimage"
@@ -41,6 +46,11 @@ import (
 const name = "todo-dev"
 
 func main() {
+	// This binary is also its own reaper (live.StartReaper re-executes it):
+	// an `up` killed mid-create leaves no half-made cluster.
+	if live.IsReaper() {
+		os.Exit(live.RunReaper())
+	}
 	config := flag.String("config", "fixtures/kind/single-node.yaml", "kind config fixture")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -88,40 +98,54 @@ func up(ctx context.Context, config string) error {
 	if err != nil {
 		return err
 	}
-	// The stubs first: a compile error shows in seconds, before a cluster exists.
-	stubs, err := stubimage.Build(ctx, p.root, p.images, os.Stderr)
-	if err != nil {
-		return fmt.Errorf("stub images: %w", err)
-	}
 	exists, err := kindcluster.Exists(name)
 	if err != nil {
 		return err
 	}
-	c := kindcluster.Adopt(name, p.kubeconfig)
 	if exists {
 		fmt.Fprintf(os.Stderr, "cluster: %s exists: reloading the stub images only\n", name)
-	} else {
-		img, err := choice.Resolve(ctx, os.Stderr, choice.FromEnv())
+		stubs, err := stubimage.Build(ctx, p.root, p.images, os.Stderr)
 		if err != nil {
+			return fmt.Errorf("stub images: %w", err)
+		}
+		if err := loadStubs(kindcluster.Adopt(name, p.kubeconfig), stubs, os.Stderr); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "cluster: node image %s (%s)\n", img.Image, img.Reason)
-		start := time.Now()
-		c, err = kindcluster.Create(ctx, kindcluster.Options{
-			Name: name, ConfigFile: config, NodeImage: img.Image,
-			Kubeconfig: p.kubeconfig, HostDataDir: p.data, WaitForReady: poll.NodeReady.Timeout,
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "cluster: %s created in %s\n", c.Name, time.Since(start).Round(100*time.Millisecond))
-	}
-	if err := loadStubs(c, stubs, os.Stderr); err != nil {
+	} else if err := create(ctx, p, config); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "cluster: %s ready\n  export KUBECONFIG=%s\n  E2E_KUBECONFIG=%s go test ./e2e -tags e2e -args --feature L-DNS\n",
 		name, p.kubeconfig, p.kubeconfig)
 	return nil
+}
+
+// create brings the cluster up by the suite's own path (live.BringUp), so it
+// is as good as the one `make conformance` makes. A reaper removes it if
+// this process dies before it is ready; once ready it is the person's, and
+// outlives this process.
+func create(ctx context.Context, p paths, config string) error {
+	reaper, err := live.StartReaper()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cluster: no reaper (%v): a killed `up` may leave a half-made cluster for `down`\n", err)
+	}
+	start := time.Now()
+	up, err := live.BringUp(ctx, live.UpOptions{
+		Name: name, ConfigFile: config, Kubeconfig: p.kubeconfig, DataDir: p.data,
+		ModuleRoot: p.root, ImagesDir: p.images, RebuildStubs: true, Node: choice.FromEnv(), Log: os.Stderr,
+		Announce: func(c *kindcluster.Cluster) { reaper.Cluster(c.Name, c.Kubeconfig, c.DataDir) },
+	})
+	if err != nil {
+		if up != nil && up.Cluster != nil {
+			if derr := up.Cluster.Delete(); derr != nil {
+				fmt.Fprintf(os.Stderr, "cluster: removing the half-made cluster: %v\n", derr)
+				return err // the reaper, not told "done", tries again
+			}
+		}
+		return errors.Join(err, reaper.Done())
+	}
+	fmt.Fprintf(os.Stderr, "cluster: %s (node image %s, %s) up in %s\n", name, up.Image.Image, up.Image.Reason, time.Since(start).Round(100*time.Millisecond))
+	up.Cluster.ReleaseLock()
+	return reaper.Done()
 }
 
 // archiveLoader is the part of a kind cluster loadStubs needs.
@@ -151,18 +175,12 @@ func down() error {
 	if err != nil {
 		return err
 	}
-	if err := kindcluster.Adopt(name, p.kubeconfig).Delete(); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), poll.DockerStop.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := kindcluster.RemoveKindNetworkIfUnused(ctx); err != nil {
+	// The one removal path: the node containers, kind's network once unused,
+	// the kubeconfig and the nodes' host data dir (the PV's hostPath).
+	if err := kindcluster.Remove(ctx, name, p.kubeconfig, p.data); err != nil {
 		return err
-	}
-	// The nodes' host data dir (the PV's hostPath lives there) goes with the
-	// cluster, as the live tier's own teardown removes its data dir.
-	if err := os.RemoveAll(p.data); err != nil {
-		return fmt.Errorf("removing the dev cluster's data dir: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "cluster: %s deleted\n", name)
 	return nil

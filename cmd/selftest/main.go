@@ -33,11 +33,17 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/selftest"
 )
 
 func main() {
+	// This binary is also its own reaper (live.StartReaper re-executes it):
+	// it removes the shared cluster if the self-test dies without doing so.
+	if live.IsReaper() {
+		os.Exit(live.RunReaper())
+	}
 	staticOnly := flag.Bool("static", false, "run the static half only")
 	dryRun := flag.Bool("dry-run", false, "print the live plan and exit; creates nothing")
 	markdown := flag.Bool("markdown", false, "print the coverage matrix (mutant x ID) as Markdown and exit")
@@ -222,8 +228,15 @@ func runLive(ctx context.Context, root, artifacts string, ms []selftest.Mutant, 
 	kubeconfig := os.Getenv("E2E_KUBECONFIG")
 	if kubeconfig == "" {
 		start := time.Now()
+		// The reaper outlives a killed self-test and removes the cluster
+		// then; without one (it could not start) the deferred delete below
+		// still runs on every way out but SIGKILL.
+		reaper, rerr := live.StartReaper()
+		if rerr != nil {
+			fmt.Fprintf(os.Stderr, "selftest: no reaper (%v): a killed self-test would leave its cluster to `make cluster-clean`\n", rerr)
+		}
 		var sc *sharedCluster
-		sc, err = createCluster(ctx, root, os.Stderr)
+		sc, err = createCluster(ctx, root, reaper, os.Stderr)
 		// Deleted on every way out, Ctrl-C included (the signal only cancels ctx).
 		defer func() {
 			del := time.Now()
@@ -234,6 +247,10 @@ func runLive(ctx context.Context, root, artifacts string, ms []selftest.Mutant, 
 				if err == nil {
 					err = derr
 				}
+				return // the reaper, not told "done", tries again
+			}
+			if rerr := reaper.Done(); rerr != nil {
+				fmt.Fprintf(os.Stderr, "selftest: reaper: %v\n", rerr)
 			}
 		}()
 		if err != nil {

@@ -28,8 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	"github.com/puretasks/k8s-conformance/internal/kindcluster"
@@ -42,33 +40,37 @@ import (
 
 const ns = "smoke"
 
+// TestMain lets this test binary serve as its own reaper: a smoke run that
+// dies without its cleanup (the -timeout panic, SIGKILL) leaves no cluster.
+func TestMain(m *testing.M) {
+	if live.IsReaper() {
+		os.Exit(live.RunReaper())
+	}
+	os.Exit(m.Run())
+}
+
 func TestSmoke(t *testing.T) {
 	ctx := context.Background()
 	root, err := manifests.ModuleRoot()
 	require.NoError(t, err)
 	build := t.TempDir()
-
-	node, err := choice.Resolve(ctx, os.Stderr, choice.FromEnv())
-	require.NoError(t, err)
-	t.Logf("node image %s (%s)", node.Image, node.Reason)
-	stubs, err := stubimage.Build(ctx, root, filepath.Join(build, "images"), os.Stderr)
+	reaper, err := live.StartReaper()
 	require.NoError(t, err)
 
 	name := kindcluster.NameFor(os.Getpid(), "smoke")
 	kubeconfig := filepath.Join(build, "kubeconfig")
 	data := filepath.Join(build, "data")
-	cluster := kindcluster.Adopt(name, kubeconfig)
+	cluster := kindcluster.Adopt(name, kubeconfig).WithDataDir(data)
 	teardown := func() {
 		start := time.Now()
 		require.NoError(t, cluster.Delete())
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		assert.NoError(t, kindcluster.RemoveKindNetworkIfUnused(cctx))
+		assert.NoError(t, reaper.Done())
 		t.Logf("cluster delete: %s", time.Since(start).Round(100*time.Millisecond))
 		out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+name).Output()
 		require.NoError(t, err)
 		assert.Empty(t, strings.TrimSpace(string(out)), "no node container of %s is left", name)
 		assert.NoFileExists(t, kubeconfig, "the run's kubeconfig is gone")
+		assert.NoDirExists(t, data, "the run's data dir is gone")
 		if others, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster").Output(); len(strings.TrimSpace(string(others))) == 0 {
 			nets, _ := exec.Command("docker", "network", "ls", "--format", "{{.Name}}").Output()
 			assert.NotContains(t, strings.Fields(string(nets)), "kind", "kind's network is gone")
@@ -79,28 +81,29 @@ func TestSmoke(t *testing.T) {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		_ = cluster.Delete()
+		if cluster.Delete() == nil {
+			_ = reaper.Done()
+		}
 		os.Exit(130)
 	}()
 
+	// The live tier's own bring-up path, on the single-node config.
 	start := time.Now()
-	cluster, err = kindcluster.Create(ctx, kindcluster.Options{
-		Name: name, ConfigFile: filepath.Join(root, "fixtures/kind/single-node.yaml"), NodeImage: node.Image,
-		Kubeconfig: kubeconfig, HostDataDir: data,
+	up, err := live.BringUp(ctx, live.UpOptions{
+		Name: name, ConfigFile: filepath.Join(root, "fixtures/kind/single-node.yaml"),
+		Kubeconfig: kubeconfig, DataDir: data, ModuleRoot: root, ImagesDir: filepath.Join(build, "images"),
+		RebuildStubs: true, Node: choice.FromEnv(), Log: os.Stderr,
+		Announce: func(c *kindcluster.Cluster) { reaper.Cluster(c.Name, c.Kubeconfig, c.DataDir) },
 	})
+	if up != nil && up.Cluster != nil {
+		cluster = up.Cluster
+	}
 	require.NoError(t, err)
-	created := time.Since(start)
+	t.Logf("node image %s (%s)", up.Image.Image, up.Image.Reason)
 	_, err = os.Stat(filepath.Join(os.Getenv("HOME"), ".kube", "config"))
-	t.Logf("cluster create: %s (user kubeconfig untouched: %v)", created.Round(100*time.Millisecond), os.IsNotExist(err))
-
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	cs, err := kubernetes.NewForConfig(rc)
-	require.NoError(t, err)
-
-	ready := time.Now()
-	require.NoError(t, live.NodesReady(ctx, cs, 1))
-	t.Logf("node Ready: %s after create (%s after create started)", time.Since(ready).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+	t.Logf("cluster up (node Ready, CoreDNS, stub images loaded): %s (user kubeconfig untouched: %v)", time.Since(start).Round(100*time.Millisecond), os.IsNotExist(err))
+	cs := up.Clientset
+	stubs := stubimage.Stubs()
 
 	t.Run("every kube-system pod Running", func(t *testing.T) {
 		var last string
@@ -122,9 +125,6 @@ func TestSmoke(t *testing.T) {
 		t.Log(last)
 	})
 
-	for _, s := range stubs {
-		require.NoError(t, cluster.LoadImageArchive(s.Path))
-	}
 	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	image := stubs[0].Tag

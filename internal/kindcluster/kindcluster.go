@@ -22,6 +22,8 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 	"sigs.k8s.io/yaml"
+
+	"github.com/puretasks/k8s-conformance/internal/poll"
 )
 
 // NamePrefix starts the name of every cluster this project creates, so a
@@ -54,7 +56,11 @@ type Options struct {
 type Cluster struct {
 	Name       string
 	Kubeconfig string
-	provider   *cluster.Provider
+	// DataDir is the host directory the nodes mount at /mnt/data; Delete
+	// removes it ("" for none).
+	DataDir  string
+	provider *cluster.Provider
+	lock     *RunLock
 }
 
 // NewName returns a fresh cluster name that carries this process's PID
@@ -125,8 +131,8 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Kubeconfig == "" {
 		return nil, errors.New("kindcluster: a dedicated Kubeconfig path is required")
 	}
-	if err := os.MkdirAll(o.HostDataDir, 0o755); err != nil {
-		return nil, err
+	if o.HostDataDir == "" {
+		return nil, errors.New("kindcluster: a HostDataDir is required")
 	}
 	if err := os.MkdirAll(filepath.Dir(o.Kubeconfig), 0o755); err != nil {
 		return nil, err
@@ -138,7 +144,14 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if err := PreflightPorts(cfg); err != nil {
 		return nil, err
 	}
-	c := &Cluster{Name: o.Name, Kubeconfig: o.Kubeconfig, provider: provider()}
+	// Every creation path prepares the node side the same way (the PV's
+	// uploads directory, the run lock and record): a cluster from
+	// `make cluster` is then as good as the suite's own.
+	lock, err := PrepareDataDir(o.HostDataDir, RunRecord{Cluster: o.Name, Kubeconfig: o.Kubeconfig})
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Name: o.Name, Kubeconfig: o.Kubeconfig, DataDir: o.HostDataDir, provider: provider(), lock: lock}
 	done := make(chan error, 1)
 	go func() {
 		done <- c.provider.Create(o.Name,
@@ -168,6 +181,10 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	return c, nil
 }
 
+// ReleaseLock gives up the run lock without deleting the cluster: a cluster
+// kept for a person (`cmd/cluster up`) outlives the process that made it.
+func (c *Cluster) ReleaseLock() { c.lock.Release() }
+
 // Exists reports whether a kind cluster of that name exists.
 func Exists(name string) (bool, error) {
 	names, err := provider().List()
@@ -177,9 +194,16 @@ func Exists(name string) (bool, error) {
 	return slices.Contains(names, name), nil
 }
 
-// Adopt returns a handle on an existing kind cluster (for cleanup).
+// Adopt returns a handle on an existing kind cluster (for cleanup); its
+// data directory, when it has one, is set with WithDataDir.
 func Adopt(name, kubeconfig string) *Cluster {
 	return &Cluster{Name: name, Kubeconfig: kubeconfig, provider: provider()}
+}
+
+// WithDataDir sets the data directory Delete removes.
+func (c *Cluster) WithDataDir(dir string) *Cluster {
+	c.DataDir = dir
+	return c
 }
 
 // Nodes returns the names of the cluster's node containers.
@@ -220,14 +244,77 @@ func (c *Cluster) ExportLogs(dir string) error {
 	return c.provider.CollectLogs(c.Name, dir)
 }
 
-// Delete removes the cluster's containers and its kubeconfig file. It is
-// idempotent.
+// Delete removes everything the cluster is (Remove) within two minutes,
+// and drops the run lock. It is idempotent.
 func (c *Cluster) Delete() error {
-	err := c.provider.Delete(c.Name, c.Kubeconfig)
-	if rmErr := os.Remove(c.Kubeconfig); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
-		err = rmErr
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := Remove(ctx, c.Name, c.Kubeconfig, c.DataDir)
+	c.lock.Release()
 	return err
+}
+
+// Remove is the one removal path of a cluster, whoever removes it (the run's
+// teardown, its reaper, the janitor, `cmd/cluster down`): the node
+// containers, swept by kind's label until none is left (a create still in
+// flight may start one after kind's delete), kind's network once unused, the
+// kubeconfig and the data directory ("" for either: none). Already gone is
+// fine.
+func Remove(ctx context.Context, name, kubeconfig, dataDir string) error {
+	// The kubeconfig goes first and whole: kind's delete then edits no file
+	// (given none it would edit ~/.kube/config; given an unreadable one it
+	// would fail before deleting anything).
+	errs := []error{removeFiles(kubeconfig, "")}
+	tmp, err := os.MkdirTemp("", "kindcluster-remove-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := provider().Delete(name, filepath.Join(tmp, "kubeconfig")); err != nil {
+		errs = append(errs, err)
+	}
+	var last string
+	if err := poll.Until(ctx, poll.DockerStop, func(ctx context.Context) (bool, error) {
+		ids, err := containerIDs(ctx, name)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if len(ids) == 0 {
+			return true, nil
+		}
+		last = fmt.Sprintf("%d container(s) left", len(ids))
+		if out, err := exec.CommandContext(ctx, "docker", append([]string{"rm", "-f", "-v"}, ids...)...).CombinedOutput(); err != nil {
+			last = fmt.Sprintf("docker rm: %v: %s", err, out)
+		}
+		return false, nil
+	}); err != nil {
+		errs = append(errs, fmt.Errorf("node containers of %s: %w; last seen: %s", name, err, last))
+	}
+	errs = append(errs, RemoveKindNetworkIfUnused(ctx), removeFiles("", dataDir))
+	return errors.Join(errs...)
+}
+
+// removeFiles removes a cluster's kubeconfig and data directory.
+func removeFiles(kubeconfig, dataDir string) error {
+	var errs []error
+	if dataDir != "" {
+		errs = append(errs, os.RemoveAll(dataDir))
+	}
+	if kubeconfig != "" {
+		if err := os.Remove(kubeconfig); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func containerIDs(ctx context.Context, cluster string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label="+ClusterLabel+"="+cluster).Output()
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(out)), nil
 }
 
 // RemoveKindNetworkIfUnused deletes the `kind` docker network kind creates

@@ -29,8 +29,12 @@ const EnvReplaceNamespaces = "E2E_REPLACE_NAMESPACES"
 // manifests, is refused at once with the way out.
 func (s *Suite) setupExisting(ctx context.Context) error {
 	s.Kubeconfig = s.ExistingKubeconfig
-	s.reaper.Existing(s.Kubeconfig)
-	s.Report.Note("existing cluster (E2E_KUBECONFIG=%s): not created, not deleted; the run removes what it creates", s.Kubeconfig)
+	s.reaper.Existing(s.Kubeconfig, s.KubeContext)
+	where := s.Kubeconfig
+	if s.KubeContext != "" {
+		where += ", context " + s.KubeContext
+	}
+	s.Report.Note("existing cluster (kubeconfig %s): not created, not deleted; the run removes what it creates", where)
 	if err := s.clients(); err != nil {
 		return err
 	}

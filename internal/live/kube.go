@@ -228,6 +228,9 @@ type ProbeJob struct {
 	Image     string
 	Args      []string
 	Interval  poll.Interval
+	// NodeName pins the probe's pod to a node ("" lets the scheduler pick):
+	// a promise made to every pod is asked from each node.
+	NodeName string
 }
 
 // Start creates the Job and waits until its pod runs. A pod that can never
@@ -241,6 +244,7 @@ func (j ProbeJob) Start(ctx context.Context, cs kubernetes.Interface) error {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"k8s-conformance/job": j.Name}},
 				Spec: corev1.PodSpec{
+					NodeName:      j.NodeName,
 					RestartPolicy: corev1.RestartPolicyNever,
 					Containers: []corev1.Container{{
 						Name: "probe", Image: j.Image, ImagePullPolicy: corev1.PullIfNotPresent,

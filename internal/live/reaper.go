@@ -17,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // The reaper is a second copy of the test binary that outlives it. The run
@@ -97,9 +96,12 @@ func (r *Reaper) Cluster(name, kubeconfig, dataDir string) {
 	r.send("cluster", name, kubeconfig, dataDir)
 }
 
-// Existing tells the reaper the run uses an existing cluster: only what the
-// run creates in it is removed.
-func (r *Reaper) Existing(kubeconfig string) { r.send("existing", kubeconfig) }
+// Existing tells the reaper the run uses an existing cluster (a kubeconfig
+// and the context in it, "" for its current one): only what the run creates
+// in it is removed.
+func (r *Reaper) Existing(kubeconfig, kubeContext string) {
+	r.send("existing", kubeconfig, kubeContext)
+}
 
 // Namespace tells the reaper about a namespace the run created.
 func (r *Reaper) Namespace(name string) { r.send("namespace", name) }
@@ -129,6 +131,7 @@ func (r *Reaper) Done() error {
 type ReaperState struct {
 	Cluster, Kubeconfig, DataDir string // a kind cluster of the run's own
 	Existing                     string // kubeconfig of an existing cluster
+	Context                      string // and its context ("" for the current one)
 	Namespaces, PVs              []string
 }
 
@@ -143,8 +146,11 @@ func ReadReaperPipe(in io.Reader) (st ReaperState, clean bool) {
 			return st, false
 		case f[0] == "cluster" && len(f) == 4:
 			st.Cluster, st.Kubeconfig, st.DataDir = f[1], f[2], f[3]
-		case f[0] == "existing" && len(f) == 2:
+		case f[0] == "existing" && (len(f) == 2 || len(f) == 3):
 			st.Existing = f[1]
+			if len(f) == 3 {
+				st.Context = f[2]
+			}
 		case f[0] == "namespace" && len(f) == 2:
 			st.Namespaces = append(st.Namespaces, f[1])
 		case f[0] == "pv" && len(f) == 2:
@@ -187,7 +193,7 @@ func (st ReaperState) Clean(ctx context.Context, logf func(string, ...any)) erro
 		logf("deleting kind cluster %s, %s, %s", st.Cluster, st.Kubeconfig, st.DataDir)
 		return DeleteRunCluster(ctx, st.Cluster, st.Kubeconfig, st.DataDir)
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", st.Existing)
+	rc, err := RESTConfig(st.Existing, st.Context)
 	if err != nil {
 		return err
 	}

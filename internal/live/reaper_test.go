@@ -24,6 +24,9 @@ func TestReadReaperPipe(t *testing.T) {
 	st, clean = ReadReaperPipe(strings.NewReader("existing\t/kc\nnamespace\ttodo-app\nnamespace\tscale-check\npv\tbackend-uploads-pv\n"))
 	assert.True(t, clean, "EOF without done: the run died")
 	assert.Equal(t, ReaperState{Existing: "/kc", Namespaces: []string{"todo-app", "scale-check"}, PVs: []string{"backend-uploads-pv"}}, st)
+
+	st, _ = ReadReaperPipe(strings.NewReader("existing\t/kc\tkind-dev\n"))
+	assert.Equal(t, ReaperState{Existing: "/kc", Context: "kind-dev"}, st, "the --context of the run is the reaper's too")
 }
 
 // D17: the reaper is a real process that outlives the run. Told "done", it

@@ -4,9 +4,13 @@
 package live
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 )
@@ -25,9 +29,13 @@ type Settings struct {
 	FakeSecrets  string // fixtures/secrets.fake.env
 	NodeImage    string // $KIND_NODE_IMAGE: use as is
 	NodeSource   string // $NODE_IMAGE_SOURCE: auto, hermetic, upstream
-	// Kubeconfig of an existing cluster ($E2E_KUBECONFIG): no create, no delete,
-	// no image loading (the images must be there already).
+	// Kubeconfig of an existing cluster ($E2E_KUBECONFIG, or e2e-framework's
+	// --kubeconfig): no create, no delete, no image loading (the images must
+	// be there already).
 	ExistingKubeconfig string
+	// KubeContext is the context of ExistingKubeconfig to use (e2e-framework's
+	// --context); "" for its current context.
+	KubeContext string
 	// KeepCluster: never, on-failure or always ($E2E_KEEP_CLUSTER).
 	KeepCluster string
 	// NodePortHost is where the host reaches NodePorts ($E2E_NODEPORT_HOST).
@@ -75,4 +83,56 @@ func FromEnv() (Settings, error) {
 		return Settings{}, fmt.Errorf("E2E_KEEP_CLUSTER=%q: want never, on-failure or always", s.KeepCluster)
 	}
 	return s, nil
+}
+
+// SelectFromFlags makes e2e-framework's own --kubeconfig and --context
+// select an existing cluster exactly as E2E_KUBECONFIG does (the framework
+// accepts them but builds nothing from them here). --context alone picks a
+// context of the kubeconfig kubectl would read ($KUBECONFIG's first file
+// that exists, else ~/.kube/config). A --kubeconfig that names another file
+// than E2E_KUBECONFIG is refused: the run would not know which cluster is
+// meant.
+func (st *Settings) SelectFromFlags(kubeconfig, kubeContext string) error {
+	if kubeconfig != "" {
+		abs, err := filepath.Abs(kubeconfig)
+		if err != nil {
+			return err
+		}
+		if st.ExistingKubeconfig != "" && st.ExistingKubeconfig != abs {
+			return fmt.Errorf("--kubeconfig %s and E2E_KUBECONFIG=%s name different clusters: give one", abs, st.ExistingKubeconfig)
+		}
+		st.ExistingKubeconfig = abs
+	}
+	if kubeContext == "" {
+		return nil
+	}
+	st.KubeContext = kubeContext
+	if st.ExistingKubeconfig == "" {
+		kc, err := defaultKubeconfig()
+		if err != nil {
+			return fmt.Errorf("--context %s: %w", kubeContext, err)
+		}
+		st.ExistingKubeconfig = kc
+	}
+	return nil
+}
+
+// defaultKubeconfig is the file kubectl reads first: $KUBECONFIG's first
+// file that exists, else ~/.kube/config.
+func defaultKubeconfig() (string, error) {
+	for _, p := range clientcmd.NewDefaultClientConfigLoadingRules().GetLoadingPrecedence() {
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Abs(p)
+		}
+	}
+	return "", errors.New("no kubeconfig: neither $KUBECONFIG nor ~/.kube/config names a file that exists; give --kubeconfig")
+}
+
+// RESTConfig is the client configuration of a kubeconfig file, in its
+// current context or the one named.
+func RESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: kubeContext},
+	).ClientConfig()
 }

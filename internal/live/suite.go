@@ -5,29 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/puretasks/k8s-conformance/internal/dockerhost"
 	"github.com/puretasks/k8s-conformance/internal/kindcluster"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
-	"github.com/puretasks/k8s-conformance/internal/nodeimage"
 	"github.com/puretasks/k8s-conformance/internal/nodeimage/choice"
-	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/report"
-	"github.com/puretasks/k8s-conformance/internal/stubimage"
 )
 
 // Suite is one live run: settings, the manifests under test, the cluster and
@@ -105,6 +98,10 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 	}
 	err := s.setupErr
 	if err == nil {
+		// --kubeconfig / --context select an existing cluster, as E2E_KUBECONFIG does.
+		err = s.Settings.SelectFromFlags(cfg.KubeconfigFile(), cfg.KubeContext())
+	}
+	if err == nil {
 		err = s.phase("preflight", 0, s.preflight)
 	}
 	if err != nil {
@@ -145,41 +142,36 @@ func (s *Suite) ready(ctx context.Context) error {
 	if s.ExistingKubeconfig != "" {
 		return s.setupExisting(ctx)
 	}
-	if err := s.removeLeftovers(); err != nil {
-		return err
-	}
-	var archives []string
-	if err := s.phase("stub images", 0, func() (err error) { archives, err = s.stubImages(ctx); return err }); err != nil {
-		return err
-	}
-	var image nodeimage.Choice
-	if err := s.phase("node image", 0, func() (err error) { image, err = s.nodeImage(ctx); return err }); err != nil {
-		return err
-	}
-	s.Report.Note("node image %s (%s)", image.Image, image.Reason)
-	if err := s.phase("cluster create", 0, func() error { return s.createCluster(ctx, image.Image) }); err != nil {
-		return err
-	}
-	if err := s.clients(); err != nil {
-		return err
-	}
-	if err := s.phase("node Ready", 0, func() error { return NodesReady(ctx, s.Clientset, s.Nodes) }); err != nil {
-		return err
-	}
-	if err := s.phase("CoreDNS Available", 0, func() error {
-		_, err := WaitDeployment(ctx, s.Clientset, "kube-system", "coredns", poll.CoreDNSAvailable)
-		return err
-	}); err != nil {
-		return err
-	}
-	return s.phase("image load", 0, func() error {
-		for _, a := range archives {
-			if err := s.Cluster.LoadImageArchive(a); err != nil {
-				return err
-			}
-		}
-		return nil
+	// The one bring-up path (cluster.go), shared with selftest, smoke and
+	// `make cluster`.
+	name := kindcluster.NewName()
+	up, err := BringUp(ctx, UpOptions{
+		Name: name, ConfigFile: s.KindConfig, ModuleRoot: s.ModuleRoot, ImagesDir: s.ImagesDir,
+		Node: choice.Request{Image: s.NodeImage, Source: s.NodeSource}, Log: s.Log,
+		Phase: func(step string, fn func() error) error { return s.phase(step, 0, fn) },
+		Announce: func(c *kindcluster.Cluster) {
+			s.mu.Lock()
+			s.Cluster, s.Kubeconfig, s.HostDataDir = c, c.Kubeconfig, c.DataDir // known before create, so Ctrl-C can remove it
+			s.mu.Unlock()
+			s.reaper.Cluster(c.Name, c.Kubeconfig, c.DataDir) // and so can the reaper if the run dies
+			s.Report.Note("cluster %s (config %s), kubeconfig %s", c.Name, filepath.Base(s.KindConfig), c.Kubeconfig)
+		},
 	})
+	if up != nil {
+		s.mu.Lock()
+		s.Nodes = up.Nodes
+		if up.Cluster != nil {
+			s.Cluster = up.Cluster
+		}
+		s.mu.Unlock()
+		if up.Image.Image != "" {
+			s.Report.Note("node image %s (%s)", up.Image.Image, up.Image.Reason)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return s.clients()
 }
 
 func (s *Suite) preflight() error {
@@ -217,82 +209,10 @@ func (s *Suite) preflight() error {
 	return nil
 }
 
-// removeLeftovers deletes clusters of earlier runs whose process is gone
-// (kindcluster.DeleteLeftovers, the one path `make cluster-clean` uses too),
-// and refuses to run beside one whose run is still alive: both want host
-// port 30000.
-func (s *Suite) removeLeftovers() error {
-	live, err := kindcluster.DeleteLeftovers(s.Log)
-	if err != nil {
-		return err
-	}
-	if len(live) > 0 {
-		return fmt.Errorf("kind cluster %s belongs to a live run; wait for it or stop it", live[0])
-	}
-	return nil
-}
-
-func (s *Suite) stubImages(ctx context.Context) ([]string, error) {
-	var archives []string
-	missing := false
-	for _, st := range stubimage.Stubs() {
-		p := filepath.Join(s.ImagesDir, st.ArchiveName())
-		archives = append(archives, p)
-		if _, err := os.Stat(p); err != nil {
-			missing = true
-		}
-	}
-	if missing {
-		s.logf("stub image archives missing in %s: building them", s.ImagesDir)
-		if _, err := stubimage.Build(ctx, s.ModuleRoot, s.ImagesDir, s.Log); err != nil {
-			return nil, err
-		}
-	}
-	return archives, nil
-}
-
-func (s *Suite) nodeImage(ctx context.Context) (nodeimage.Choice, error) {
-	return choice.Resolve(ctx, s.Log, choice.Request{Image: s.NodeImage, Source: s.NodeSource})
-}
-
-func (s *Suite) createCluster(ctx context.Context, image string) error {
-	name := kindcluster.NameFor(os.Getpid(), fmt.Sprintf("%04x", rand.IntN(1<<16)))
-	s.Kubeconfig = filepath.Join(s.ModuleRoot, "_build", "kubeconfig-"+name)
-	s.HostDataDir = filepath.Join(s.ModuleRoot, "_build", name+"-data")
-	// The PV's hostPath is /mnt/data/uploads; the stubs run as non-root.
-	if err := os.MkdirAll(filepath.Join(s.HostDataDir, "uploads"), 0o777); err != nil {
-		return err
-	}
-	if err := os.Chmod(filepath.Join(s.HostDataDir, "uploads"), 0o777); err != nil {
-		return err
-	}
-	cfg, err := kindcluster.LoadConfig(s.KindConfig, s.HostDataDir)
-	if err != nil {
-		return err
-	}
-	s.Nodes = len(cfg.Nodes)
-	s.mu.Lock()
-	s.Cluster = kindcluster.Adopt(name, s.Kubeconfig) // known before create, so Ctrl-C can remove it
-	s.mu.Unlock()
-	s.reaper.Cluster(name, s.Kubeconfig, s.HostDataDir) // and so can the reaper if the run dies
-	s.Report.Note("cluster %s (%d node(s), config %s), kubeconfig %s", name, s.Nodes, filepath.Base(s.KindConfig), s.Kubeconfig)
-	c, err := kindcluster.Create(ctx, kindcluster.Options{
-		Name: name, ConfigFile: s.KindConfig, NodeImage: image, Kubeconfig: s.Kubeconfig,
-		HostDataDir: s.HostDataDir,
-	})
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.Cluster = c
-	s.mu.Unlock()
-	return nil
-}
-
 // clients builds the run's clients. envconf's Config is not touched: the
 // cluster comes up while other lanes' tests copy that Config.
 func (s *Suite) clients() error {
-	rc, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	rc, err := RESTConfig(s.Kubeconfig, s.KubeContext)
 	if err != nil {
 		return err
 	}
@@ -423,46 +343,6 @@ func (s *Suite) Cleanup() error {
 		s.cleanupErr = DeleteRunCluster(ctx, c.Name, s.Kubeconfig, s.HostDataDir)
 	})
 	return s.cleanupErr
-}
-
-// DeleteRunCluster removes a run's kind cluster, its kubeconfig and data dir,
-// and kind's network once unused. The run's Cleanup and the reaper share it.
-func DeleteRunCluster(ctx context.Context, name, kubeconfig, dataDir string) error {
-	var errs []error
-	if e := kindcluster.Adopt(name, kubeconfig).Delete(); e != nil {
-		errs = append(errs, e)
-	}
-	// A create still in flight may start a node after the delete: sweep
-	// by kind's cluster label until nothing is left.
-	var last string
-	if e := poll.Until(ctx, poll.DockerStop, func(ctx context.Context) (bool, error) {
-		out, e := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label="+kindClusterLabel+"="+name).Output()
-		if e != nil {
-			last = e.Error()
-			return false, nil
-		}
-		ids := strings.Fields(string(out))
-		if len(ids) == 0 {
-			return true, nil
-		}
-		last = fmt.Sprintf("%d container(s) left", len(ids))
-		if out, e := exec.CommandContext(ctx, "docker", append([]string{"rm", "-f", "-v"}, ids...)...).CombinedOutput(); e != nil {
-			last = fmt.Sprintf("docker rm: %v: %s", e, out)
-		}
-		return false, nil
-	}); e != nil {
-		errs = append(errs, fmt.Errorf("node containers of %s: %w; last seen: %s", name, e, last))
-	}
-	errs = append(errs, kindcluster.RemoveKindNetworkIfUnused(ctx))
-	if dataDir != "" {
-		errs = append(errs, os.RemoveAll(dataDir))
-	}
-	if kubeconfig != "" {
-		if e := os.Remove(kubeconfig); e != nil && !errors.Is(e, os.ErrNotExist) {
-			errs = append(errs, e)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // ErrInterrupted is the cause the run's context ends with on Ctrl-C or

@@ -2,9 +2,11 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -12,9 +14,16 @@ import (
 // it, Docker restarted, the OOM killer took a node) and cancels the run's
 // context with a cause that says so, so every wait ends within seconds
 // instead of running out its deadline against a dead API server.
+//
+// It ends a run only on hard evidence: node containers Docker reports gone
+// or stopped, or an API server that refuses connections. A probe that was
+// merely slow, timed out, or got an error answer (a busy machine: two cores
+// shared by a build and five node containers) is soft: it neither counts
+// towards the end nor resets a streak of hard evidence; an answer that says
+// the cluster is there resets it.
 
 // Watchdog timing: a probe every WatchdogEvery, each bounded by
-// WatchdogProbeTimeout; WatchdogStrikes failures in a row mean gone.
+// WatchdogProbeTimeout; WatchdogStrikes hard failures in a row mean gone.
 const (
 	WatchdogEvery        = time.Second
 	WatchdogProbeTimeout = 2 * time.Second
@@ -35,12 +44,34 @@ func (e ErrClusterGone) Error() string {
 // HealthProbe checks the cluster once: nil while it is alive.
 type HealthProbe func(ctx context.Context) error
 
-// Watch probes until ctx ends; after strikes failures in a row it calls
-// cancel with ErrClusterGone naming the last failure, and returns.
+// ErrNodesGone is hard evidence: Docker answered, and fewer of the run's
+// node containers run than the cluster has.
+type ErrNodesGone struct {
+	Cluster string
+	Running []string
+	Want    int
+}
+
+func (e ErrNodesGone) Error() string {
+	return fmt.Sprintf("%d of %d node containers of %s running (%v)", len(e.Running), e.Want, e.Cluster, e.Running)
+}
+
+// HardEvidence reports whether a probe's failure proves the cluster gone:
+// its node containers are, or its API server's address refuses connections
+// (nothing listens there any more). Timeouts, error answers and a Docker CLI
+// that did not answer prove nothing.
+func HardEvidence(err error) bool {
+	var gone ErrNodesGone
+	return errors.As(err, &gone) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// Watch probes until ctx ends; after strikes failures in a row that are hard
+// evidence (HardEvidence) it calls cancel with ErrClusterGone naming the
+// last one, and returns.
 func Watch(ctx context.Context, every, probeTimeout time.Duration, strikes int, probe HealthProbe, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	failed := 0
+	hard, soft := 0, 0
 	for {
 		pctx, pcancel := context.WithTimeout(ctx, probeTimeout)
 		err := probe(pctx)
@@ -48,11 +79,16 @@ func Watch(ctx context.Context, every, probeTimeout time.Duration, strikes int, 
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil {
-			failed = 0
-		} else if failed++; failed >= strikes {
-			cancel(ErrClusterGone{Last: fmt.Sprintf("%v (%d checks in a row over %s)", err, failed, time.Duration(failed)*every)})
-			return
+		switch {
+		case err == nil:
+			hard, soft = 0, 0
+		case HardEvidence(err):
+			if hard++; hard >= strikes {
+				cancel(ErrClusterGone{Last: fmt.Sprintf("%v (%d checks in a row found it gone; %d slow or unclear checks between)", err, hard, soft)})
+				return
+			}
+		default:
+			soft++
 		}
 		select {
 		case <-ctx.Done():
@@ -81,10 +117,10 @@ func (s *Suite) nodesPresent(ctx context.Context) error {
 	}
 	names, err := runningNodeContainers(ctx, c.Name)
 	if err != nil {
-		return fmt.Errorf("listing node containers: %w", err)
+		return fmt.Errorf("listing node containers: %w", err) // Docker slow: soft
 	}
 	if len(names) < s.Nodes {
-		return fmt.Errorf("%d of %d node containers of %s running (%v)", len(names), s.Nodes, c.Name, names)
+		return ErrNodesGone{Cluster: c.Name, Running: names, Want: s.Nodes}
 	}
 	return nil
 }
