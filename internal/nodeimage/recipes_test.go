@@ -51,7 +51,7 @@ func TestDefaultReleaseVersionsUnchanged(t *testing.T) {
 //
 // History: 119cdfb7103c before versions became a function of the release;
 // this value after (Options.Upstream, NewBuilderFor, one image per release).
-const defaultRecipeKey = "7736dcf1ad1e"
+const defaultRecipeKey = "4044674484c7"
 
 func TestDefaultRecipeKey(t *testing.T) {
 	b, err := NewBuilderFor(io.Discard, kubeversion.Default)
