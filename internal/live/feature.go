@@ -38,8 +38,10 @@ func NewCheck(id, title string) *CheckBuilder {
 		}
 		c := l.Begin(id, cb.steps...)
 		t.Cleanup(func() { c.Conclude(t) })
-		if sel, err := NewSelection(cfg, runFlag()); err == nil && len(sel.Steps(cb.Plan(laneTestOf(t)))) == 0 {
-			// Nothing of it will run: no cluster for it; Conclude says NOT RUN.
+		if sel, err := NewSelection(cfg, runFlag()); err == nil && len(sel.Steps(PlanOf(laneTestOf(t), cb.b.Feature()))) == 0 {
+			// Nothing of it will run: no cluster for it, no setup of its
+			// own (WithSetup); Conclude says NOT RUN.
+			c.idle = true
 			c.Start()
 			return WithCheck(ctx, c)
 		}
@@ -59,6 +61,26 @@ func NewCheck(id, title string) *CheckBuilder {
 	return cb
 }
 
+// WithSetup adds a setup step of the check's own, run after the check has
+// begun (the cluster is up) unless no assessment of the check is selected.
+func (cb *CheckBuilder) WithSetup(name string, fn features.Func) *CheckBuilder {
+	cb.b = cb.b.WithSetup(name, func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+		if c := CheckFrom(ctx); c == nil || c.idle {
+			return ctx
+		}
+		return fn(ctx, t, cfg)
+	})
+	return cb
+}
+
+// WithTeardown adds a teardown step of the check's own, run after the
+// check's evidence is collected; like every step, it ends before the
+// verdict is decided.
+func (cb *CheckBuilder) WithTeardown(name string, fn features.Func) *CheckBuilder {
+	cb.b = cb.b.WithTeardown(name, fn)
+	return cb
+}
+
 // Assess adds an assessment; the check records that it ran.
 func (cb *CheckBuilder) Assess(name string, fn features.Func) *CheckBuilder {
 	cb.steps = append(cb.steps, name)
@@ -72,13 +94,7 @@ func (cb *CheckBuilder) Assess(name string, fn features.Func) *CheckBuilder {
 }
 
 // Feature returns the built feature.
-func (cb *CheckBuilder) Feature() types.Feature { return cb.b.Feature() }
-
-// Plan is the check as a selection sees it, in lane test test.
-func (cb *CheckBuilder) Plan(test string) PlannedCheck {
-	f := cb.b.Feature()
-	return PlannedCheck{Test: test, Feature: f.Name(), Labels: f.Labels(), Steps: append([]string(nil), cb.steps...)}
-}
+func (cb *CheckBuilder) Feature() features.Feature { return cb.b.Feature() }
 
 // laneTestOf is the lane test a feature's test belongs to: the feature
 // test's name is "<lane test>/<feature>".
@@ -96,4 +112,13 @@ func runFlag() string {
 		return f.Value.String()
 	}
 	return ""
+}
+
+// PlanOf is a built check as a selection sees it, in lane test test.
+func PlanOf(test string, f types.Feature) PlannedCheck {
+	var steps []string
+	for _, s := range features.GetStepsByLevel(f.Steps(), types.LevelAssess) {
+		steps = append(steps, s.Name())
+	}
+	return PlannedCheck{Test: test, Feature: f.Name(), Labels: f.Labels(), Steps: steps}
 }

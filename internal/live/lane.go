@@ -188,6 +188,7 @@ type Check struct {
 	namespaces []string // this check's own; evidence, then deleted at its end
 	steps      []string // every assessment of the check, in order
 	ran        map[string]bool
+	idle       bool // no assessment selected: nothing of it runs
 }
 
 // Begin starts a check of the lane with its assessments' names: the lane's
