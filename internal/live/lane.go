@@ -147,13 +147,6 @@ func (l *Lane) Namespaces() []string {
 	return slices.Clone(l.namespaces)
 }
 
-// Started reports whether any check of the lane began.
-func (l *Lane) Started() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.start.IsZero()
-}
-
 // End deletes the lane's namespaces and records its span in the report. It
 // does nothing for a lane none of whose checks ran.
 func (l *Lane) End(ctx context.Context) error {
