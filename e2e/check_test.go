@@ -12,46 +12,20 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
-// check begins the feature of one catalogue ID. Its name starts with the ID
-// and it carries the label id=<ID>, so `--feature L-DNS` and
-// `--labels id=L-DNS` select it. Its Setup opens the check (report row,
-// lane span) and puts it in the context; its Teardown records the verdict
-// and, on failure, collects evidence from the check's and its lane's
-// namespaces into $ARTIFACTS/<ID>/ before anything is deleted.
-func check(id, title string) *features.FeatureBuilder {
-	return features.New(id+" "+title).
-		WithLabel("id", id).
-		WithSetup("begin", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			l := live.LaneFrom(ctx)
-			if l == nil {
-				t.Fatalf("%s: no lane in the context (run it from a lane test through testenv)", id)
-			}
-			c := l.Begin(id)
-			// The cluster comes with the first selected check.
-			if err := c.Suite.Ready(ctx); err != nil {
-				c.Fail(t, "cluster", "not run: %v", err)
-				c.Suite.Report.End(id, "FAIL")
-				t.FailNow() // nothing of this check exists yet: no teardown to run
-			}
-			return live.WithCheck(ctx, c)
-		}).
-		WithTeardown("verdict", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			if c := live.CheckFrom(ctx); c != nil {
-				c.End(ctx, t)
-			}
-			return ctx
-		})
-}
+// check begins the feature of one catalogue ID (live.NewCheck): named after
+// the ID, labelled id=<ID>, judged once every step of it has ended, its
+// teardown included; a check some of whose assessments did not run is NOT
+// RUN, never PASS.
+func check(id, title string) *live.CheckBuilder { return live.NewCheck(id, title) }
 
 // checkOf returns the running check (from its feature's Setup).
 func checkOf(ctx context.Context, t *testing.T) *live.Check {
@@ -82,8 +56,9 @@ func objectsOf(s *live.Suite, p manifests.Profile) []client.Object {
 
 // copyOf returns the set's objects that keep selects, for a lane's own
 // namespace: namespaced objects move to ns (cluster-scoped ones, the PV, stay
-// as they are) and Services become ClusterIP, since the NodePort belongs to
-// the real frontend-service.
+// as they are) and Services become ClusterIP (live.AsClusterIP, valid for
+// any Service the API server accepts), since the NodePort belongs to the
+// real frontend-service.
 func copyOf(s *live.Suite, p manifests.Profile, ns string, keep func(client.Object) bool) []client.Object {
 	var out []client.Object
 	for _, o := range objectsOf(s, p) {
@@ -94,10 +69,7 @@ func copyOf(s *live.Suite, p manifests.Profile, ns string, keep func(client.Obje
 			o.SetNamespace(ns)
 		}
 		if svc, ok := o.(*corev1.Service); ok {
-			svc.Spec.Type = corev1.ServiceTypeClusterIP
-			for i := range svc.Spec.Ports {
-				svc.Spec.Ports[i].NodePort = 0
-			}
+			live.AsClusterIP(svc)
 		}
 		out = append(out, o)
 	}
@@ -181,7 +153,7 @@ func requireAvailable(ctx context.Context, t *testing.T) (*live.Check, *live.Sui
 	t.Helper()
 	c := checkOf(ctx, t)
 	if _, err := availableApp(ctx); err != nil {
-		c.Fatal(t, "namespace "+spec.Namespace, "not run: %v", err)
+		c.Abort(t, report.CodeSetup, "namespace "+spec.Namespace, "not run: %v", err)
 	}
 	return c, c.Suite
 }

@@ -23,8 +23,10 @@ import (
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/types"
 
 	"github.com/puretasks/k8s-conformance/internal/live"
+	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
 // testenv is e2e-framework's environment; the run's state (the Suite, its
@@ -46,12 +48,34 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	raiseParallel()
+	listing := false
 	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
 		cfg.WithDryRunMode() // list the tests, create nothing
+		listing = true
 	}
-	if !cfg.FailFast() { // --fail-fast and parallel features exclude each other
-		cfg.WithParallelTestEnabled()
+	// The selection is held to account before anything exists: a filter
+	// that leaves no assessment to run (a typo in --assess, -run or
+	// --feature) ends the run here, and --fail-fast is refused.
+	run := ""
+	if f := flag.Lookup("test.run"); f != nil {
+		run = f.Value.String()
 	}
+	sel, err := live.NewSelection(cfg, run)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(2)
+	}
+	if !listing {
+		partial, err := sel.Check(plannedChecks())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			os.Exit(2)
+		}
+		for _, p := range partial {
+			fmt.Fprintf(os.Stderr, "e2e: %s: part of its assessments is filtered out; it will be NOT RUN (not passed)\n", p)
+		}
+	}
+	cfg.WithParallelTestEnabled()
 	reaper, err := live.StartReaper()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -67,6 +91,9 @@ func TestMain(m *testing.M) {
 	code := testenv.Run(m)
 	if err := suite.FinishErr(); err != nil && code == 0 {
 		code = 1
+	}
+	if code == 0 && suite.Failed() {
+		code = 1 // the report and the exit status agree, always
 	}
 	if suite.Interrupted() {
 		code = 130 // as the signal trap exits, whichever gets there first
@@ -102,7 +129,9 @@ func beginLane(ctx context.Context, _ *envconf.Config, t *testing.T) (context.Co
 func endLane(ctx context.Context, _ *envconf.Config, t *testing.T) (context.Context, error) {
 	if l := live.LaneFrom(ctx); l != nil {
 		if err := l.End(ctx); err != nil {
-			t.Errorf("lane %s teardown: %v", l.Name, err)
+			err = fmt.Errorf("lane %s teardown: %w", l.Name, err)
+			l.Suite.Report.RunError(l.Name+" teardown", report.CodeTeardown, err)
+			t.Error(err)
 		}
 	}
 	return ctx, nil
@@ -113,14 +142,45 @@ func endLane(ctx context.Context, _ *envconf.Config, t *testing.T) (context.Cont
 // check brings what it needs (the app applied and Available) itself.
 func TestTodoApp(t *testing.T) {
 	t.Parallel()
-	testenv.Test(t,
-		applyFeature(),
-		envFeature(),
-		qosFeature(),
-		dnsFeature(),
-		internalFeature(),
-		nodePortFeature(),
-		rolloutFeature(),
-		trafficFeature(),
-	)
+	testenv.Test(t, laneChecks(t)...)
+}
+
+// laneTests are the lane tests and their checks, in the order each lane runs
+// them: every lane test runs its own, and TestMain holds the run's
+// selection to all of them before anything is created.
+func laneTests() map[string][]types.Feature {
+	return map[string][]types.Feature{
+		"TestTodoApp": {
+			applyFeature(),
+			envFeature(),
+			qosFeature(),
+			dnsFeature(),
+			internalFeature(),
+			nodePortFeature(),
+			rolloutFeature(),
+			trafficFeature(),
+		},
+		"TestProbeScenarios": probeChecks(),
+		"TestScaleCopy":      {scaleFeature(), lbFeature()},
+		"TestStorageCopy":    {pvcFeature()},
+	}
+}
+
+// laneChecks are the checks of the lane test t.
+func laneChecks(t *testing.T) []types.Feature {
+	fs, ok := laneTests()[t.Name()]
+	if !ok {
+		t.Fatalf("%s is not a lane of laneTests()", t.Name())
+	}
+	return fs
+}
+
+func plannedChecks() []live.PlannedCheck {
+	var out []live.PlannedCheck
+	for test, fs := range laneTests() {
+		for _, f := range fs {
+			out = append(out, live.PlanOf(test, f))
+		}
+	}
+	return out
 }

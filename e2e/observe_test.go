@@ -24,6 +24,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/reach"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/traffic"
 )
@@ -33,7 +34,7 @@ func podsOf(ctx context.Context, t *testing.T, c *live.Check, w spec.Workload) [
 	t.Helper()
 	pods, err := live.Pods(ctx, c.Suite.Clientset, spec.Namespace, w.Deployment.Selector)
 	if err != nil {
-		c.Fatal(t, "Deployment "+w.Deployment.Name, "listing its pods: %v", err)
+		c.Abort(t, report.CodeAPI, "Deployment "+w.Deployment.Name, "listing its pods: %v", err)
 	}
 	if len(pods) == 0 {
 		c.Fatal(t, "Deployment "+w.Deployment.Name, "expected running pods, found none")
@@ -55,6 +56,18 @@ func proxyJSON(ctx context.Context, s *live.Suite, pod corev1.Pod, port int32, p
 	return code, nil
 }
 
+// proxyAnswer calls a pod through the API server and decodes its JSON
+// answer, which must come with status want: any other status (a 503 from the
+// proxy, an API error body) is a *live.AnswerError, never an answer.
+func proxyAnswer(ctx context.Context, s *live.Suite, pod corev1.Pod, port int32, path string, want int, into any) error {
+	code, raw, err := live.Proxy(ctx, s.Clientset, "GET", pod.Namespace, pod.Name, port, path, nil)
+	via := fmt.Sprintf("GET %s on pod %s/%s through the API server", path, pod.Namespace, pod.Name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", via, err)
+	}
+	return live.DecodeAnswer(via, code, raw, into, want)
+}
+
 func envFeature() features.Feature {
 	const id = "L-ENV"
 	return check(id, "backend pods see the 11 ConfigMap values and the 12 Secret key names; frontend pods see no Secret key").
@@ -66,8 +79,8 @@ func envFeature() features.Feature {
 					ConfigMap  map[string]string `json:"configMap"`
 					SecretKeys []string          `json:"secretKeys"`
 				}
-				if _, err := proxyJSON(ctx, s, p, b.Deployment.Container.Port, "/api/env", &r); err != nil {
-					c.Fail(t, "pod "+p.Name, "GET /api/env: %v", err)
+				if err := proxyAnswer(ctx, s, p, b.Deployment.Container.Port, "/api/env", http.StatusOK, &r); err != nil {
+					c.Error(t, report.CodeAPI, "pod "+p.Name, "no answer to judge: %v", err)
 					continue
 				}
 				matched := 0
@@ -97,8 +110,8 @@ func envFeature() features.Feature {
 				var r struct {
 					SecretKeys []string `json:"secretKeys"`
 				}
-				if _, err := proxyJSON(ctx, s, p, f.Deployment.Container.Port, "/api/env", &r); err != nil {
-					c.Fail(t, "pod "+p.Name, "GET /api/env: %v", err)
+				if err := proxyAnswer(ctx, s, p, f.Deployment.Container.Port, "/api/env", http.StatusOK, &r); err != nil {
+					c.Error(t, report.CodeAPI, "pod "+p.Name, "no answer to judge: %v", err)
 					continue
 				}
 				if len(r.SecretKeys) > 0 {

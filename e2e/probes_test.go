@@ -4,17 +4,20 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
+	"sigs.k8s.io/e2e-framework/pkg/types"
 
 	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
@@ -31,14 +34,22 @@ func laneEnv(s *live.Suite) lanes.Env {
 // kill) rather than the sum.
 func TestProbeScenarios(t *testing.T) {
 	t.Parallel()
-	testenv.TestInParallel(t,
+	testenv.TestInParallel(t, laneChecks(t)...)
+}
+
+func probeChecks() []types.Feature {
+	return []types.Feature{
 		probeFeature("L-STARTUP", "a start-up a little under the seed's budget becomes Ready with 0 restarts; one over it is killed inside the window"),
 		probeFeature("L-LIVENESS", "health that fails or hangs is restarted once, inside the seed's window"),
 		probeFeature("L-READINESS", "an unhealthy pod leaves the Service inside the readiness window, is not restarted, and rejoins"),
-	)
+	}
 }
 
 type scenariosKey struct{}
+
+// noRoom is the cluster having no room for a check's scenarios: the check
+// could not judge (ERROR, capacity).
+type noRoom struct{ error }
 
 // deployed is a scenario and what deploying it said.
 type deployed struct {
@@ -66,7 +77,7 @@ func probeFeature(id, title string) features.Feature {
 			msg, err := lanes.WaitForRoom(ctx, s.Clientset, lanes.ScenarioDemand(id), poll.PodRunning)
 			if err != nil {
 				for _, sc := range lanes.Scenarios(id) {
-					out = append(out, deployed{sc, err})
+					out = append(out, deployed{sc, noRoom{err}})
 				}
 				return context.WithValue(ctx, scenariosKey{}, out)
 			}
@@ -107,7 +118,11 @@ func probeFeature(id, title string) features.Feature {
 					t.Run(d.s.Name(), func(t *testing.T) {
 						r := rec.For(t)
 						if d.err != nil {
-							r.Fail("scenario "+d.s.Name(), "not run: %v", d.err)
+							code := report.CodeSetup
+							if errors.As(d.err, new(noRoom)) {
+								code = report.CodeCapacity
+							}
+							r.Error(code, "scenario "+d.s.Name(), "not run: %v", d.err)
 							return
 						}
 						d.s.Measure(ctx, env, r)

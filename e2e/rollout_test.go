@@ -18,6 +18,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/traffic"
 	"github.com/puretasks/k8s-conformance/stubs/stubserver"
@@ -30,7 +31,7 @@ func rolloutFeature() features.Feature {
 			c := checkOf(ctx, t)
 			after, err := availableApp(ctx)
 			if err != nil {
-				c.Fatal(t, "namespace "+spec.Namespace, "not run: %v", err)
+				c.Abort(t, report.CodeSetup, "namespace "+spec.Namespace, "not run: %v", err)
 			}
 			for _, w := range lanes.Workloads() {
 				c.Measure(t, "%s Available %s after apply", w.Deployment.Name, after[w.Deployment.Name].Round(100*time.Millisecond))

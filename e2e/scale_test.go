@@ -11,6 +11,7 @@ import (
 
 	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
+	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
 // TestScaleCopy is the scale lane: a copy of the app in its own namespace,
@@ -18,7 +19,7 @@ import (
 // Either check selected alone deploys the copy itself.
 func TestScaleCopy(t *testing.T) {
 	t.Parallel()
-	testenv.Test(t, scaleFeature(), lbFeature())
+	testenv.Test(t, laneChecks(t)...)
 }
 
 // scaleCopy deploys the copy once per lane, for whichever check needs it first.
@@ -33,7 +34,7 @@ func scaleCopy(ctx context.Context, t *testing.T) (*live.Check, lanes.Env) {
 		return true, lanes.DeployCopy(ctx, env, lanes.ScaleNamespace)
 	})
 	if err != nil {
-		c.Fatal(t, "namespace "+lanes.ScaleNamespace, "not run: %v", err)
+		c.Abort(t, report.CodeSetup, "namespace "+lanes.ScaleNamespace, "not run: %v", err)
 	}
 	return c, env
 }

@@ -10,13 +10,14 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/puretasks/k8s-conformance/internal/lanes"
+	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
 // TestStorageCopy is the storage lane: L-PVC on a copy of the backend in
 // its own namespace, beside the other lanes.
 func TestStorageCopy(t *testing.T) {
 	t.Parallel()
-	testenv.Test(t, pvcFeature())
+	testenv.Test(t, laneChecks(t)...)
 }
 
 type appliedPVKey struct{}
@@ -27,19 +28,20 @@ func pvcFeature() features.Feature {
 		Assess("emptyDir, then the claim, then the claim deleted", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
 			if err := c.Namespace(ctx, lanes.PVCNamespace, nil); err != nil {
-				c.Fatal(t, "namespace "+lanes.PVCNamespace, "not run: %v", err)
+				c.Abort(t, report.CodeSetup, "namespace "+lanes.PVCNamespace, "not run: %v", err)
 			}
 			r := lanes.NewRecorder(t, id, c, nil)
 			applied := lanes.Storage(ctx, laneEnv(c.Suite), r, lanes.PVCNamespace)
 			r.RequireOutcome("namespace " + lanes.PVCNamespace)
 			return context.WithValue(ctx, appliedPVKey{}, applied)
 		}).
-		// After "verdict" (the evidence holds the PV as it was): retained
-		// volumes are removed by hand.
+		// After "end" (the evidence holds the PV as it was): retained
+		// volumes are removed by hand; the verdict waits for this too.
 		WithTeardown("remove the retained PV", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if applied, _ := ctx.Value(appliedPVKey{}).(bool); applied {
-				if err := lanes.CleanupPV(ctx, laneEnv(checkOf(ctx, t).Suite)); err != nil {
-					t.Errorf("L-PVC teardown: %v", err)
+				c := checkOf(ctx, t)
+				if err := lanes.CleanupPV(ctx, laneEnv(c.Suite)); err != nil {
+					c.Error(t, report.CodeTeardown, "PersistentVolume", "teardown: %v", err)
 				}
 			}
 			return ctx

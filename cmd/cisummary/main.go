@@ -87,16 +87,23 @@ func writeSummary(w io.Writer, title, path string) error {
 	for _, c := range r.Checks {
 		count[verdict(c)]++
 	}
-	fmt.Fprintf(w, "## %s\n\n%d PASS, %d FAIL, %d SKIP, %d not run in %s\n\n", title,
-		count[report.Pass], count[report.Fail], count[report.Skip], count["not run"], r.Total.Round(time.Second))
-	fmt.Fprintln(w, "| ID | verdict | duration | measured |")
+	// FAIL (the manifests broke a promise) and ERROR (the run could not
+	// judge) are counted apart: whoever is paged looks at the manifests for
+	// one and at the machine for the other.
+	fmt.Fprintf(w, "## %s\n\n%d PASS, %d FAIL, %d ERROR, %d NOT RUN in %s\n\n", title,
+		count[report.Pass], count[report.Fail], count[report.Error], count[report.NotRun], r.Total.Round(time.Second))
+	fmt.Fprintln(w, "| ID | verdict | duration | measured / missed |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- |")
 	for _, c := range r.Checks {
-		detail := strings.Join(c.Measurements, "; ")
-		if c.Reason != "" {
-			detail = strings.TrimPrefix(detail+"; "+c.Reason, "; ")
+		detail := c.Measurements
+		for _, m := range c.Misses {
+			detail = append(detail, fmt.Sprintf("%s (%s): %s", m.Resource, m.Code, m.Text))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.ID, verdict(c), c.Duration.Round(100*time.Millisecond), cell(detail))
+		v := verdict(c)
+		if c.Code != "" && v != report.Pass {
+			v += " (" + string(c.Code) + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.ID, v, c.Duration.Round(100*time.Millisecond), cell(strings.Join(detail, "; ")))
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "\n- %s", cell(n))
@@ -110,7 +117,7 @@ func writeSummary(w io.Writer, title, path string) error {
 
 func verdict(c report.Check) string {
 	if c.Verdict == "" {
-		return "not run"
+		return report.NotRun
 	}
 	return c.Verdict
 }

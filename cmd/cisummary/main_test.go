@@ -15,17 +15,17 @@ func TestSummaryTable(t *testing.T) {
 	p := filepath.Join(dir, "report.json")
 	require.NoError(t, os.WriteFile(p, []byte(`{"checks":[
 	 {"id":"L-DNS","verdict":"PASS","measurements":["short name | FQDN resolve"],"duration":1500000000},
-	 {"id":"L-PVC","verdict":"FAIL","measurements":["expected Retain, got Delete"],"duration":2000000000},
-	 {"id":"L-LB","verdict":"SKIP","reason":"not selected","measurements":null,"duration":0},
+	 {"id":"L-PVC","verdict":"FAIL","code":"spec","misses":[{"code":"spec","resource":"PersistentVolume backend-uploads-pv","text":"expected Retain, got Delete"}],"measurements":["bound in 2s"],"duration":2000000000},
+	 {"id":"L-LB","verdict":"ERROR","code":"api","misses":[{"code":"api","resource":"Service scale-check/backend-service","text":"GET through the proxy: 503"}],"measurements":null,"duration":0},
 	 {"id":"L-QOS","verdict":"","measurements":null,"duration":0}],
 	 "warnings":["run took 5m over its budget"],"notes":["node image x (auto: present)"],"total":200000000000}`), 0o644))
 	var out bytes.Buffer
 	require.NoError(t, writeSummary(&out, "live conformance", p))
-	assert.Contains(t, out.String(), "## live conformance\n\n1 PASS, 1 FAIL, 1 SKIP, 1 not run in 3m20s\n")
+	assert.Contains(t, out.String(), "## live conformance\n\n1 PASS, 1 FAIL, 1 ERROR, 1 NOT RUN in 3m20s\n")
 	assert.Contains(t, out.String(), "| L-DNS | PASS | 1.5s | short name \\| FQDN resolve |\n")
-	assert.Contains(t, out.String(), "| L-PVC | FAIL | 2s | expected Retain, got Delete |\n")
-	assert.Contains(t, out.String(), "| L-LB | SKIP | 0s | not selected |\n")
-	assert.Contains(t, out.String(), "| L-QOS | not run | 0s |  |\n")
+	assert.Contains(t, out.String(), "| L-PVC | FAIL (spec) | 2s | bound in 2s; PersistentVolume backend-uploads-pv (spec): expected Retain, got Delete |\n")
+	assert.Contains(t, out.String(), "| L-LB | ERROR (api) | 0s | Service scale-check/backend-service (api): GET through the proxy: 503 |\n")
+	assert.Contains(t, out.String(), "| L-QOS | NOT RUN | 0s |  |\n")
 	assert.Contains(t, out.String(), "- WARN run took 5m over its budget")
 
 	out.Reset()

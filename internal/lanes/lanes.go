@@ -64,6 +64,7 @@ func LiveEnv(cs kubernetes.Interface, c client.Client, copyOf func(manifests.Pro
 type Row interface {
 	Measure(t live.TB, format string, a ...any)
 	Fail(t live.TB, resource, format string, a ...any)
+	Error(t live.TB, code report.Code, resource, format string, a ...any)
 }
 
 // ProbeSink takes probe measurements for the report's chart (*report.Report).
@@ -113,6 +114,15 @@ func (r *Recorder) Fail(resource, format string, a ...any) {
 	r.row.Fail(r.t, resource, format, a...)
 }
 
+// Error records that the check could not judge (code says why: an API
+// error, an answer with an unexpected status): the check is ERROR unless a
+// broken promise was also seen.
+func (r *Recorder) Error(code report.Code, resource, format string, a ...any) {
+	r.t.Helper()
+	r.outcomes.Add(1)
+	r.row.Error(r.t, code, resource, format, a...)
+}
+
 // Probe records a probe measurement against its windows: in the report's
 // chart and as a line of the check's row. It does not fail the check; the
 // caller does, with the words of the catalogue line.
@@ -138,7 +148,7 @@ func (r *Recorder) Outcomes() int64 { return r.outcomes.Load() }
 func (r *Recorder) RequireOutcome(what string) {
 	r.t.Helper()
 	if r.outcomes.Load() == 0 {
-		r.Fail(what, "measured nothing: the check returned without a measurement or a failure")
+		r.Error(report.CodeNoMeasurement, what, "measured nothing: the check returned without a measurement or a failure")
 	}
 }
 

@@ -62,6 +62,9 @@ func (f *fakeT) measurements() string {
 type row struct{}
 
 func (row) Measure(t live.TB, format string, a ...any) { t.Logf(format, a...) }
+func (row) Error(t live.TB, code report.Code, resource, format string, a ...any) {
+	t.Errorf("ERROR(%s) %s: %s", code, resource, fmt.Sprintf(format, a...))
+}
 func (row) Fail(t live.TB, resource, format string, a ...any) {
 	t.Helper()
 	t.Errorf("%s: %s", resource, fmt.Sprintf(format, a...))

@@ -517,7 +517,7 @@ func (s *Scenario) liveness(ctx context.Context, env Env, r *Recorder, hang bool
 	code, body, err := env.Proxy(ctx, "POST", s.Namespace, pod.Name, c.Port, "/stub/health/"+mode, nil)
 	if err != nil || code != 200 {
 		r.Probe(miss)
-		r.Fail("pod "+pod.Name, "setting the %s knob: expected 200, got %d %s %v", mode, code, body, err)
+		r.Error(report.CodeAPI, "pod "+pod.Name, "setting the %s knob: %v", mode, answerErr(code, body, err, "POST /stub/health/"+mode+" on pod "+pod.Name))
 		return
 	}
 	p, err := s.watchPod(ctx, env, pod.Name, poll.ProbeObservation, func(p *corev1.Pod) bool { return restartsAtLeast(p, 1) })
@@ -648,7 +648,7 @@ func (s *Scenario) readiness(ctx context.Context, env Env, r *Recorder) {
 	code, body, err := env.Proxy(ctx, "POST", s.Namespace, pod.Name, c.Port, "/stub/health/fail?for="+failFor.String(), nil)
 	if err != nil || code != 200 {
 		r.Probe(miss)
-		r.Fail("pod "+pod.Name, "setting the fail knob: expected 200, got %d %s %v", code, body, err)
+		r.Error(report.CodeAPI, "pod "+pod.Name, "setting the fail knob: %v", answerErr(code, body, err, "POST /stub/health/fail on pod "+pod.Name))
 		return
 	}
 	// Once health recovers the pod can no longer leave because of it.

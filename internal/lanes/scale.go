@@ -3,6 +3,7 @@ package lanes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/traffic"
 )
@@ -79,7 +81,11 @@ func RollOnce(ctx context.Context, env Env, r *Recorder, ns string, w spec.Workl
 	obs, err := live.WatchRollout(ctx, env.Clientset, ns, name, InvariantOf(w, replicas),
 		func(ctx context.Context) error { return live.RestartTemplate(ctx, env.Clientset, ns, name) })
 	r.Measure("%s at %d replica(s): %s", name, replicas, obs)
-	if err != nil {
+	var few live.ErrTooFewEvents
+	switch {
+	case errors.As(err, &few):
+		r.Error(report.CodeAPI, "Deployment "+ns+"/"+name, "rolling update not observed: %v", err)
+	case err != nil:
 		r.Fail("Deployment "+ns+"/"+name, "rolling update did not complete: %v", err)
 	}
 	for _, v := range obs.Violations {

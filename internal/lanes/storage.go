@@ -2,6 +2,7 @@ package lanes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
@@ -71,13 +73,33 @@ func backendPod(ctx context.Context, env Env, ns string) (corev1.Pod, error) {
 
 func upload(ctx context.Context, env Env, pod corev1.Pod, name, content string) error {
 	code, raw, err := env.Proxy(ctx, "PUT", pod.Namespace, pod.Name, spec.Seed.Backend.Deployment.Container.Port, "/api/uploads/"+name, []byte(content))
+	return answerErr(code, raw, err, fmt.Sprintf("PUT /api/uploads/%s on pod %s", name, pod.Name), http.StatusCreated)
+}
+
+// answerErr is the error of an HTTP answer read through the API server's
+// proxy: the transport's, or a *live.AnswerError when the status is none of
+// want (200 when none is given).
+func answerErr(code int, body []byte, err error, via string, want ...int) error {
 	if err != nil {
-		return fmt.Errorf("PUT /api/uploads/%s on %s: %w", name, pod.Name, err)
+		return fmt.Errorf("%s: %w", via, err)
 	}
-	if code != http.StatusCreated {
-		return fmt.Errorf("PUT /api/uploads/%s on %s: expected 201, got %d %s", name, pod.Name, code, raw)
+	if len(want) == 0 {
+		want = []int{http.StatusOK}
 	}
-	return nil
+	return live.CheckAnswer(via, code, body, want...)
+}
+
+// reportStepError records an error of a step: an answer that is no
+// measurement (a 503 from the proxy, an API error) means the check could
+// not judge (ERROR); anything else is what the cluster did (FAIL).
+func reportStepError(r *Recorder, resource string, err error, format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	var ans *live.AnswerError
+	if errors.As(err, &ans) {
+		r.Error(report.CodeAPI, resource, "%s: %v", msg, err)
+		return
+	}
+	r.Fail(resource, "%s: %v", msg, err)
 }
 
 // proof is a file written through a backend pod.
@@ -124,8 +146,10 @@ func survivesDeletion(ctx context.Context, env Env, r *Recorder, ns, label strin
 	}
 	pr.node = after.Spec.NodeName
 	code, got, err := env.Proxy(ctx, "GET", ns, after.Name, spec.Seed.Backend.Deployment.Container.Port, "/api/uploads/"+pr.name, nil)
-	if err != nil {
-		return false, pr, fmt.Errorf("reading %s from %s: %w", pr.name, after.Name, err)
+	// 200 is the file, 404 its absence; any other answer (a 503 from the
+	// proxy, an API error body) says nothing about the file.
+	if err := answerErr(code, got, err, fmt.Sprintf("GET /api/uploads/%s on pod %s", pr.name, after.Name), http.StatusOK, http.StatusNotFound); err != nil {
+		return false, pr, err
 	}
 	r.Measure("%s: wrote %s via %s, deleted it, read via %s on %s: %d", label, pr.name, before.Name, after.Name, after.Spec.NodeName, code)
 	return code == http.StatusOK && string(got) == pr.content, pr, nil
@@ -151,7 +175,7 @@ func Storage(ctx context.Context, env Env, r *Recorder, ns string) (appliedPV bo
 	}
 	kept, pr, err := survivesDeletion(ctx, env, r, ns, "emptydir")
 	if err != nil {
-		r.Fail("Deployment "+ns+"/backend", "emptyDir step: %v", err)
+		reportStepError(r, "Deployment "+ns+"/backend", err, "emptyDir step")
 		return appliedPV
 	}
 	if kept {
@@ -200,7 +224,7 @@ func Storage(ctx context.Context, env Env, r *Recorder, ns string) (appliedPV bo
 	// 3. With the claim, the file survives the pod.
 	kept, pr, err = survivesDeletion(ctx, env, r, ns, "claim")
 	if err != nil {
-		r.Fail("PersistentVolumeClaim "+ns+"/"+u.PVC.Name, "claim step: %v", err)
+		reportStepError(r, "PersistentVolumeClaim "+ns+"/"+u.PVC.Name, err, "claim step")
 		return appliedPV
 	}
 	if !kept {
@@ -303,7 +327,7 @@ func Retained(ctx context.Context, env Env, r *Recorder, ns, node, file, content
 	}
 	got, err := readThroughReader(ctx, env, ns, file)
 	if err != nil {
-		r.Fail("node "+node, "expected %s on hostPath %s after the claim went: %v", file, hostPath, err)
+		reportStepError(r, "node "+node, err, "expected %s on hostPath %s after the claim went", file, hostPath)
 		return
 	}
 	r.Measure("%s still on node %s's hostPath %s after the claim went (read by pod %s mounting it)", file, node, hostPath, hostPathReader)
@@ -436,8 +460,11 @@ func readThroughReader(ctx context.Context, env Env, ns, file string) (string, e
 		case code == http.StatusOK:
 			content = string(raw)
 			return true, nil
+		case code == http.StatusNotFound:
+			return false, fmt.Errorf("GET /api/uploads/%s on %s: 404, the file is not on the node", file, hostPathReader)
 		default:
-			return false, fmt.Errorf("GET /api/uploads/%s on %s: %d %s", file, hostPathReader, code, raw)
+			// Not an answer about the file (a 503 from the proxy, an API error).
+			return false, answerErr(code, raw, nil, fmt.Sprintf("GET /api/uploads/%s on pod %s", file, hostPathReader), http.StatusOK, http.StatusNotFound)
 		}
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/puretasks/k8s-conformance/internal/evidence"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
 // ManagedLabel marks every namespace a run creates, so a later run can tell
@@ -92,21 +94,6 @@ func NewLane(s *Suite, name string) *Lane {
 	return &Lane{Name: name, Suite: s, once: map[string]*onceResult{}}
 }
 
-// Begin starts a check of the lane: the lane's span starts with its first
-// check, and the check's report row opens.
-func (l *Lane) Begin(id string) *Check {
-	l.mu.Lock()
-	if l.start.IsZero() {
-		l.start = time.Now()
-	}
-	if !slices.Contains(l.ids, id) {
-		l.ids = append(l.ids, id)
-	}
-	l.mu.Unlock()
-	l.Suite.Report.Start(id)
-	return &Check{ID: id, Lane: l, Suite: l.Suite}
-}
-
 // Require runs fn once per lane under key: every check that needs the same
 // thing (the app applied and Available, a copy deployed) calls it, whichever
 // of them runs first does the work, and all of them get its result. A failed
@@ -160,13 +147,6 @@ func (l *Lane) Namespaces() []string {
 	return slices.Clone(l.namespaces)
 }
 
-// Started reports whether any check of the lane began.
-func (l *Lane) Started() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.start.IsZero()
-}
-
 // End deletes the lane's namespaces and records its span in the report. It
 // does nothing for a lane none of whose checks ran.
 func (l *Lane) End(ctx context.Context) error {
@@ -189,7 +169,6 @@ type TB interface {
 	Errorf(format string, a ...any)
 	Fatalf(format string, a ...any)
 	Failed() bool
-	Skipped() bool
 }
 
 // Check is one catalogue ID's feature while it runs.
@@ -200,6 +179,36 @@ type Check struct {
 
 	mu         sync.Mutex
 	namespaces []string // this check's own; evidence, then deleted at its end
+	steps      []string // every assessment of the check, in order
+	ran        map[string]bool
+	idle       bool // no assessment selected: nothing of it runs
+}
+
+// Begin starts a check of the lane with its assessments' names: the lane's
+// span starts with its first check. The check's clock starts with Start,
+// once what it needs exists (the cluster), so the first check does not
+// carry the cluster's creation.
+func (l *Lane) Begin(id string, steps ...string) *Check {
+	l.mu.Lock()
+	if l.start.IsZero() {
+		l.start = time.Now()
+	}
+	if !slices.Contains(l.ids, id) {
+		l.ids = append(l.ids, id)
+	}
+	l.mu.Unlock()
+	return &Check{ID: id, Lane: l, Suite: l.Suite, steps: slices.Clone(steps), ran: map[string]bool{}}
+}
+
+// Start starts the check's clock and opens its report row.
+func (c *Check) Start() { c.Suite.Report.Start(c.ID) }
+
+// Ran records that an assessment of the check ran (to its end or to a
+// failure). An assessment a filter skipped never calls it.
+func (c *Check) Ran(step string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ran[step] = true
 }
 
 // Namespace creates a namespace that belongs to this check alone (a probe
@@ -233,52 +242,142 @@ func (c *Check) Measure(t TB, format string, a ...any) {
 	c.Suite.Report.Measure(c.ID, "%s", msg)
 }
 
-// Fail fails the check where it is called, naming the ID, the resource and
-// what was expected and seen; the report row carries the miss.
+// Fail records a broken promise of the spec (the check will be FAIL) where
+// it is called, naming the ID, the resource and what was expected and seen.
 func (c *Check) Fail(t TB, resource, format string, a ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	t.Errorf("%s %s: %s", c.ID, resource, msg)
-	c.Suite.Report.Measure(c.ID, "MISS %s: %s", resource, msg)
+	c.miss(t, report.CodeSpec, resource, format, a...)
 }
 
 // Fatal is Fail, then stops the assessment (call it from the test's own
 // goroutine only).
 func (c *Check) Fatal(t TB, resource, format string, a ...any) {
 	t.Helper()
+	msg := c.record(report.CodeSpec, resource, format, a...)
+	t.Fatalf("%s", msg)
+}
+
+// Error records that the check could not judge (the check will be ERROR
+// unless a promise was also seen broken): an API error, what it needs not
+// set up, an answer that is no measurement. code says which.
+func (c *Check) Error(t TB, code report.Code, resource, format string, a ...any) {
+	t.Helper()
+	c.miss(t, code, resource, format, a...)
+}
+
+// Abort is Error, then stops the assessment (call it from the test's own
+// goroutine only).
+func (c *Check) Abort(t TB, code report.Code, resource, format string, a ...any) {
+	t.Helper()
+	msg := c.record(code, resource, format, a...)
+	t.Fatalf("%s", msg)
+}
+
+func (c *Check) miss(t TB, code report.Code, resource, format string, a ...any) {
+	t.Helper()
+	t.Errorf("%s", c.record(code, resource, format, a...))
+}
+
+// record puts a miss in the report row and returns the test's message.
+func (c *Check) record(code report.Code, resource, format string, a ...any) string {
 	msg := fmt.Sprintf(format, a...)
-	c.Suite.Report.Measure(c.ID, "MISS %s: %s", resource, msg)
-	t.Fatalf("%s %s: %s", c.ID, resource, msg)
+	if cause := c.Suite.Gone(); cause != nil && code != report.CodeInterrupted {
+		// Whatever failed while the cluster was going is no judgement.
+		c.Suite.Report.Miss(c.ID, report.Miss{Code: report.CodeClusterGone, Resource: "cluster", Text: cause.Error()})
+	}
+	c.Suite.Report.Miss(c.ID, report.Miss{Code: code, Resource: resource, Text: msg})
+	verdict := report.Error
+	if code == report.CodeSpec {
+		verdict = report.Fail
+	}
+	return fmt.Sprintf("%s %s %s: %s", c.ID, verdict, resource, msg)
 }
 
 // evidenceTimeout bounds evidence collection; when the cluster is gone it is
 // skipped instead (there is nothing left to read).
 const evidenceTimeout = time.Minute
 
-// End closes the check: its verdict goes into the report; a failed check's
-// evidence is collected from its namespaces and its lane's (they still
-// exist), then its own namespaces are deleted. Errors are reported through t.
+// End is the check's teardown step: a failed check's evidence is collected
+// from its namespaces and its lane's (they still exist), a node that failed
+// on its own is named, then its own namespaces are deleted. It decides
+// nothing: Conclude does, once every step has ended.
 func (c *Check) End(ctx context.Context, t TB) {
 	t.Helper()
-	verdict := "PASS"
-	switch {
-	case t.Failed():
-		verdict = "FAIL"
+	if t.Failed() {
 		dir, err := c.CollectEvidence(ctx)
 		if err != nil {
-			t.Errorf("%s: evidence in %s is incomplete: %v", c.ID, dir, err)
+			t.Logf("%s: evidence in %s is incomplete: %v", c.ID, dir, err)
 		} else {
 			t.Logf("%s: evidence in %s", c.ID, dir)
 		}
-	case t.Skipped():
-		verdict = "SKIP"
+		c.kubeletTrouble(ctx, t)
 	}
-	c.Suite.Report.End(c.ID, verdict)
 	c.mu.Lock()
 	own := slices.Clone(c.namespaces)
 	c.mu.Unlock()
 	if err := c.Suite.DeleteNamespaces(ctx, own...); err != nil {
-		t.Errorf("%s: teardown: %v", c.ID, err)
+		c.Error(t, report.CodeTeardown, "namespaces "+strings.Join(own, ", "), "teardown: %v", err)
+	}
+}
+
+// Conclude decides the check's verdict once every step of it has ended,
+// teardown included, from go test's own result and what ran (register it
+// with t.Cleanup when the check begins). A verdict other than PASS fails
+// the test too, so the report, JUnit and the exit status agree.
+func (c *Check) Conclude(t TB) report.Check {
+	c.mu.Lock()
+	o := report.Outcome{Failed: t.Failed(), Steps: len(c.steps)}
+	for _, s := range c.steps {
+		if c.ran[s] {
+			o.Ran++
+		} else {
+			o.NotRan = append(o.NotRan, s)
+		}
+	}
+	c.mu.Unlock()
+	if c.Suite.Interrupted() {
+		o.Interrupted = c.Suite.interruptCause()
+	}
+	row := c.Suite.Report.Conclude(c.ID, o)
+	if !row.Passed() && !t.Failed() {
+		t.Errorf("%s %s (%s): %s", c.ID, row.Verdict, row.Code, lastMiss(row))
+	}
+	t.Logf("%s verdict %s %s", c.ID, row.Verdict, row.Code)
+	return row
+}
+
+func lastMiss(c report.Check) string {
+	if len(c.Misses) == 0 {
+		return "-"
+	}
+	m := c.Misses[len(c.Misses)-1]
+	return m.Resource + ": " + m.Text
+}
+
+// kubeletTrouble names pods of the check's namespaces that the kubelet
+// failed to start for reasons of its own (its ConfigMap or Secret cache did
+// not sync): whatever the check saw of them says nothing of the manifests.
+// A missing key or object is the manifests' fault and is not matched.
+func (c *Check) kubeletTrouble(ctx context.Context, t TB) {
+	if c.Suite.Clientset == nil || c.Suite.Gone() != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), evidenceTimeout)
+	defer cancel()
+	for _, ns := range c.Namespaces() {
+		pods, err := c.Suite.Clientset.CoreV1().Pods(ns).List(cctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		for _, p := range pods.Items {
+			for _, st := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+				w := st.State.Waiting
+				if w != nil && w.Reason == "CreateContainerConfigError" && strings.Contains(w.Message, "failed to sync") {
+					c.Error(t, report.CodeKubelet, "pod "+ns+"/"+p.Name, "the kubelet could not start container %s: %s: %s (a node fault, not the manifests')", st.Name, w.Reason, w.Message)
+					return
+				}
+			}
+		}
 	}
 }
 

@@ -87,7 +87,9 @@ func TestFailedCheckCollectsEvidenceFromItsNamespacesBeforeDeletingThem(t *testi
 	// Then the check's namespace is deleted; the lane's stays until the lane ends.
 	_, err = cs.CoreV1().Namespaces().Get(ctx, "probe-readiness-backend", metav1.GetOptions{})
 	assert.True(t, isNotFound(err), "the check's namespace is deleted at its end: %v", err)
-	assert.Equal(t, []string{"L-READINESS"}, s.Report.Failed())
+	row := c.Conclude(ft)
+	assert.Equal(t, report.Fail, row.Verdict)
+	assert.Equal(t, []string{"L-READINESS"}, s.Report.NotPassed())
 }
 
 func isNotFound(err error) bool { return err != nil && strings.Contains(err.Error(), "not found") }
@@ -96,15 +98,17 @@ func isNotFound(err error) bool { return err != nil && strings.Contains(err.Erro
 func TestPassingCheckLeavesNoEvidence(t *testing.T) {
 	s, cs := testSuite(t)
 	ctx := context.Background()
-	c := NewLane(s, "lane").Begin("L-STARTUP")
+	c := NewLane(s, "lane").Begin("L-STARTUP", "becomes Ready")
 	require.NoError(t, c.Namespace(ctx, "probe-startup", nil))
 	ft := &fakeT{}
 	c.Measure(ft, "Ready after %s", "12s")
+	c.Ran("becomes Ready")
 	c.End(ctx, ft)
+	assert.Equal(t, report.Pass, c.Conclude(ft).Verdict)
 	assert.NoDirExists(t, filepath.Join(s.Artifacts, "L-STARTUP"))
 	_, err := cs.CoreV1().Namespaces().Get(ctx, "probe-startup", metav1.GetOptions{})
 	assert.True(t, isNotFound(err))
-	assert.Empty(t, s.Report.Failed())
+	assert.Empty(t, s.Report.NotPassed())
 }
 
 // Evidence that cannot be collected is a reported error, not silence.
@@ -119,7 +123,7 @@ func TestEvidenceErrorsAreReported(t *testing.T) {
 	ft := &fakeT{}
 	c.Fail(ft, "Service backend-service", "did not resolve")
 	c.End(ctx, ft)
-	assert.Contains(t, strings.Join(ft.errs, "\n"), "incomplete: dns/pods: connection refused")
+	assert.Contains(t, strings.Join(ft.logs, "\n"), "incomplete: dns/pods: connection refused")
 }
 
 // A namespace that exists already is refused with the way out, never adopted.

@@ -3,9 +3,11 @@ package live
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +29,8 @@ type Invariant struct {
 
 // RolloutObservation is what the watch saw.
 type RolloutObservation struct {
+	// Events counts pod events the watch delivered (add, update, delete);
+	// the two synthetic observations, before and after, are not events.
 	Events     int
 	MinReady   int
 	MaxPods    int
@@ -41,40 +45,57 @@ func (o RolloutObservation) String() string {
 		o.Events, o.MinReady, o.MaxPods, len(o.Violations), o.Duration.Round(100*time.Millisecond))
 }
 
+// MinRolloutEvents is the fewest pod events a rollout replacing old pods
+// must deliver: each old pod is replaced by a new one that appears (an add)
+// and the old one goes (an update to terminating or a delete). A watch
+// that saw fewer missed the rollout, so it judges nothing.
+func MinRolloutEvents(oldPods int) int { return max(1, 2*oldPods) }
+
+// ErrTooFewEvents is returned when the pod watch delivered fewer events than
+// the rollout must have caused: the invariant was not observed, so the
+// observation is no judgement either way.
+type ErrTooFewEvents struct{ Seen, Want int }
+
+func (e ErrTooFewEvents) Error() string {
+	return fmt.Sprintf("the pod watch delivered %d event(s) during the rollout, at least %d expected (an add and a removal per replaced pod): the invariant was not observed", e.Seen, e.Want)
+}
+
 // WatchRollout starts a pod watch, checks the invariant on the current state,
 // calls trigger, and checks the invariant on every pod event until the
 // Deployment's rollout completes. Terminating pods are not counted: the
-// Deployment controller does not count them either.
+// Deployment controller does not count them either. A watch that delivered
+// fewer than MinRolloutEvents is ErrTooFewEvents. The observation returned
+// is taken after the watch has stopped: no handler writes it any more.
 func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment string, inv Invariant, trigger func(context.Context) error) (RolloutObservation, error) {
 	sel := labels.SelectorFromSet(inv.Selector).String()
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel }))
 	inf := factory.Core().V1().Pods().Informer()
-	obs := RolloutObservation{MinReady: -1}
+	// mu guards obs and seen: the informer's handlers write them. seen is
+	// the pods as the handlers delivered them, so every judgement rests on
+	// events the watch delivered, never on a later list.
 	var mu sync.Mutex
+	obs := RolloutObservation{MinReady: -1}
+	seen := map[string]podState{}
 	start := time.Now()
-	before := map[string]bool{}
-	observe := func(reason string) {
-		mu.Lock()
-		defer mu.Unlock()
+	var triggered atomic.Bool
+	observeLocked := func(reason string) {
 		ready, pods := 0, 0
 		var states []string
-		for _, o := range inf.GetStore().List() {
-			p := o.(*corev1.Pod)
-			if Terminating(p) {
-				states = append(states, p.Name+"(terminating)")
+		for name, st := range seen {
+			if st.terminating {
+				states = append(states, name+"(terminating)")
 				continue
 			}
 			pods++
-			st := "not-ready"
-			if PodReady(p) {
+			label := "not-ready"
+			if st.ready {
 				ready++
-				st = "ready"
+				label = "ready"
 			}
-			states = append(states, p.Name+"("+st+")")
+			states = append(states, name+"("+label+")")
 		}
 		sort.Strings(states)
-		obs.Events++
 		if obs.MinReady < 0 || ready < obs.MinReady {
 			obs.MinReady = ready
 		}
@@ -84,38 +105,139 @@ func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment s
 				time.Since(start).Round(100*time.Millisecond), reason, ready, inv.Desired, pods, inv.MaxPods, strings.Join(states, " ")))
 		}
 	}
+	event := func(reason string, obj any, gone bool) {
+		p, ok := obj.(*corev1.Pod)
+		if !ok {
+			if d, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
+				p, ok = d.Obj.(*corev1.Pod)
+			}
+		}
+		if !ok {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			delete(seen, p.Name)
+		} else {
+			seen[p.Name] = stateOf(p)
+		}
+		// Events before the trigger (the initial list) are not the rollout's.
+		if triggered.Load() {
+			obs.Events++
+			observeLocked(reason)
+		}
+	}
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { observe("add") },
-		UpdateFunc: func(any, any) { observe("update") },
-		DeleteFunc: func(any) { observe("delete") },
+		AddFunc:    func(o any) { event("add", o, false) },
+		UpdateFunc: func(_, o any) { event("update", o, false) },
+		DeleteFunc: func(o any) { event("delete", o, true) },
 	})
 	if err != nil {
 		return obs, err
 	}
 	stop := make(chan struct{})
-	defer close(stop)
+	stopped := false
+	halt := func() {
+		if !stopped {
+			stopped = true
+			close(stop)
+			factory.Shutdown() // returns once no handler runs
+		}
+	}
+	defer halt()
 	factory.Start(stop)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		return obs, fmt.Errorf("pod watch did not sync")
+		return RolloutObservation{}, fmt.Errorf("pod watch did not sync")
 	}
-	for _, o := range inf.GetStore().List() {
-		before[o.(*corev1.Pod).Name] = true
-		obs.OldPods = append(obs.OldPods, o.(*corev1.Pod).Name)
-	}
-	observe("before")
-	if err := trigger(ctx); err != nil {
-		return obs, fmt.Errorf("starting the rollout: %w", err)
-	}
-	_, err = WaitDeployment(ctx, cs, ns, deployment, poll.Rollout)
-	obs.Duration = time.Since(start)
-	observe("complete")
+	// The initial list's adds may still be on their way to the handlers:
+	// the state before the trigger is the store's.
+	before := map[string]bool{}
 	mu.Lock()
 	for _, o := range inf.GetStore().List() {
 		p := o.(*corev1.Pod)
-		if !before[p.Name] && !Terminating(p) {
-			obs.NewPods = append(obs.NewPods, p.Name)
+		before[p.Name] = true
+		obs.OldPods = append(obs.OldPods, p.Name)
+		seen[p.Name] = stateOf(p)
+	}
+	observeLocked("before")
+	mu.Unlock()
+	triggered.Store(true)
+	if err := trigger(ctx); err != nil {
+		halt()
+		return copyObservation(&mu, &obs), fmt.Errorf("starting the rollout: %w", err)
+	}
+	_, err = WaitDeployment(ctx, cs, ns, deployment, poll.Rollout)
+	if err == nil {
+		// Judge only once the watch has delivered the state the API shows.
+		err = settled(ctx, cs, ns, sel, &mu, seen)
+	}
+	halt()
+	mu.Lock()
+	obs.Duration = time.Since(start)
+	observeLocked("complete")
+	for name, st := range seen {
+		if !before[name] && !st.terminating {
+			obs.NewPods = append(obs.NewPods, name)
 		}
 	}
+	sort.Strings(obs.NewPods)
 	mu.Unlock()
-	return obs, err
+	out := copyObservation(&mu, &obs)
+	if err != nil {
+		return out, err
+	}
+	if want := MinRolloutEvents(len(out.OldPods)); out.Events < want {
+		return out, ErrTooFewEvents{Seen: out.Events, Want: want}
+	}
+	return out, nil
+}
+
+// podState is what the invariant reads of a pod.
+type podState struct{ ready, terminating bool }
+
+func stateOf(p *corev1.Pod) podState {
+	return podState{ready: PodReady(p), terminating: Terminating(p)}
+}
+
+// settled waits until the pods the watch delivered are the pods the API
+// lists, in the same state.
+func settled(ctx context.Context, cs kubernetes.Interface, ns, sel string, mu *sync.Mutex, seen map[string]podState) error {
+	last := "not listed"
+	err := poll.Until(ctx, poll.WatchSettled, func(ctx context.Context) (bool, error) {
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(list.Items) != len(seen) {
+			last = fmt.Sprintf("the API lists %d pods, the watch delivered %d", len(list.Items), len(seen))
+			return false, nil
+		}
+		for i := range list.Items {
+			p := &list.Items[i]
+			if st, ok := seen[p.Name]; !ok || st != stateOf(p) {
+				last = fmt.Sprintf("pod %s: the watch has not delivered its current state", p.Name)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the pod watch fell behind the API: %w; last seen: %s", err, last)
+	}
+	return nil
+}
+
+// copyObservation copies obs under its lock, slices included.
+func copyObservation(mu *sync.Mutex, obs *RolloutObservation) RolloutObservation {
+	mu.Lock()
+	defer mu.Unlock()
+	out := *obs
+	out.Violations = slices.Clone(obs.Violations)
+	out.OldPods = slices.Clone(obs.OldPods)
+	out.NewPods = slices.Clone(obs.NewPods)
+	return out
 }

@@ -67,13 +67,14 @@ func (s *Suite) logf(format string, a ...any) {
 	fmt.Fprintf(s.Log, "live: "+format+"\n", a...)
 }
 
-// phase times a setup step and logs it.
-func (s *Suite) phase(name string, budget time.Duration, fn func() error) error {
+// phase times a setup step and logs it. The second argument is unused:
+// budgets live in report.PhaseBudgets.
+func (s *Suite) phase(name string, _ time.Duration, fn func() error) error {
 	s.logf("%s ...", name)
 	start := time.Now()
 	err := fn()
 	d := time.Since(start)
-	s.Report.Phase(name, d, budget)
+	s.Report.Phase(name, d) // budgets live in report.PhaseBudgets
 	if err != nil {
 		s.logf("%s FAILED after %s: %v", name, d.Round(100*time.Millisecond), err)
 		return fmt.Errorf("%s: %w", name, err)
@@ -109,6 +110,7 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 		s.setupErr = err
 		s.mu.Unlock()
 		s.Report.Note("SETUP FAILED: %v", err)
+		s.Report.RunError("setup", report.CodeSetup, err)
 		return ctx, err
 	}
 	return WithSuite(runCtx, s), nil
@@ -123,6 +125,7 @@ func (s *Suite) Ready(ctx context.Context) error {
 			s.Report.Note("SETUP FAILED: %v", s.readyErr)
 			return
 		}
+		s.describeCluster(ctx)
 		s.mu.Lock()
 		runCtx, cancel := s.runCtx, s.stopWatch
 		s.mu.Unlock()
@@ -166,6 +169,7 @@ func (s *Suite) ready(ctx context.Context) error {
 		s.mu.Unlock()
 		if up.Image.Image != "" {
 			s.Report.Note("node image %s (%s)", up.Image.Image, up.Image.Reason)
+			s.Report.Describe(func(h *report.Header) { h.NodeImage = up.Image.Image })
 		}
 	}
 	if err != nil {
@@ -190,6 +194,7 @@ func (s *Suite) preflight() error {
 		s.Sets[p.Profile] = p.Set
 		s.Report.Note("manifests %s: %s set, %d objects", p.Path, p.Profile, len(p.Objects))
 	}
+	s.describeManifests(sets)
 	if s.Sets[manifests.Default] == nil {
 		return fmt.Errorf("%s holds no default set", s.ManifestsDir)
 	}
@@ -228,12 +233,12 @@ func (s *Suite) clients() error {
 func (s *Suite) Failed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.setupErr != nil || s.readyErr != nil || len(s.Report.Failed()) > 0
+	return s.setupErr != nil || s.readyErr != nil || len(s.Report.NotPassed()) > 0
 }
 
 // ErrNoCheckSelected ends a run whose filters matched no check: a typo in
 // --feature is not a green run.
-var ErrNoCheckSelected = errors.New("no check selected: -run, --feature, --labels and --skip-* matched none of the live checks (IDs in ../shared/CHECKS.md, e.g. --feature L-DNS or --labels id=L-PVC)")
+var ErrNoCheckSelected = errors.New("no check selected: -run, --feature, --labels, --assess and --skip-* leave no assessment of any live check to run (IDs in ../shared/CHECKS.md, e.g. --feature L-DNS or --labels id=L-PVC)")
 
 // Finish is the e2e-framework finish step: evidence, teardown, report. What
 // fails here (teardown, writing the report) is printed and kept for
@@ -245,7 +250,9 @@ func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context,
 		dir := filepath.Join(s.Artifacts, "kind-logs")
 		s.logf("a check failed: exporting kind logs to %s", dir)
 		if err := s.Cluster.ExportLogs(dir); err != nil {
-			errs = append(errs, fmt.Errorf("kind export logs to %s: %w", dir, err))
+			err = fmt.Errorf("kind export logs to %s: %w", dir, err)
+			s.Report.RunError("kind logs", report.CodeTeardown, err)
+			errs = append(errs, err)
 		}
 	}
 	if s.stopWatch != nil {
@@ -262,9 +269,12 @@ func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context,
 	}
 	if teardownErr != nil {
 		// The reaper is not told "done": it tries again once this process ends.
+		s.Report.RunError("teardown", report.CodeTeardown, teardownErr)
 		errs = append(errs, teardownErr)
 	} else if err := s.reaper.Done(); err != nil {
-		errs = append(errs, fmt.Errorf("reaper: %w", err))
+		err = fmt.Errorf("reaper: %w", err)
+		s.Report.RunError("reaper", report.CodeTeardown, err)
+		errs = append(errs, err)
 	}
 	if s.cfg != nil && s.cfg.DryRunMode() {
 		return ctx, errors.Join(errs...)
@@ -354,6 +364,21 @@ func (e ErrInterrupted) Error() string {
 	return fmt.Sprintf("interrupted by a signal (%s): the run was stopped, its verdicts are no result", e.Signal)
 }
 
+// interruptCause is the signal that stopped the run, or nil.
+func (s *Suite) interruptCause() error {
+	s.mu.Lock()
+	ctx := s.runCtx
+	s.mu.Unlock()
+	if ctx == nil || ctx.Err() == nil {
+		return nil
+	}
+	var in ErrInterrupted
+	if errors.As(context.Cause(ctx), &in) {
+		return in
+	}
+	return nil
+}
+
 // Interrupted reports whether the run was stopped by a signal.
 func (s *Suite) Interrupted() bool {
 	s.mu.Lock()
@@ -383,12 +408,18 @@ func (s *Suite) TrapSignals() {
 			stop(ErrInterrupted{Signal: sig})
 		}
 		s.Report.Note("INTERRUPTED: %v", ErrInterrupted{Signal: sig})
+		s.Report.Interrupt(ErrInterrupted{Signal: sig})
 		if err := s.Cleanup(); err != nil {
 			s.logf("cleanup: %v", err)
+			s.Report.RunError("teardown", report.CodeTeardown, err)
 		} else if err := s.reaper.Done(); err != nil {
 			s.logf("reaper: %v", err)
+			s.Report.RunError("reaper", report.CodeTeardown, fmt.Errorf("reaper: %w", err))
 		}
 		s.Report.Print(os.Stdout)
+		if err := s.writeReport(); err != nil {
+			s.logf("%v", err)
+		}
 		os.Exit(130)
 	}()
 }

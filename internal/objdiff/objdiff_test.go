@@ -44,7 +44,6 @@ func svc(port int) *corev1.Service {
 	}
 }
 
-
 func TestDiffFieldByField(t *testing.T) {
 	old := []manifests.Object{{Object: deployment("todo-backend:1", 8000)}, {Object: secret("fake-old-value-1")}, {Object: svc(8000)}}
 	new := []manifests.Object{{Object: deployment("todo-backend:2", 8000)}, {Object: secret("fake-new-value-2")}, {Object: svc(8080)},

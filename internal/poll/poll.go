@@ -46,6 +46,9 @@ var (
 	PVCBound            = Interval{"pvc-bound", time.Minute, 500 * time.Millisecond}
 	PVReleased          = Interval{"pv-released", time.Minute, 500 * time.Millisecond}
 	NamespaceGone       = Interval{"namespace-gone", 2 * time.Minute, time.Second}
+	// WatchSettled is a watch's handlers catching up with the API's state
+	// (a rollout judged on what the watch delivered, not on a later list).
+	WatchSettled = Interval{"watch-settled", 30 * time.Second, 50 * time.Millisecond}
 	// KubeletEvent is an event the kubelet has recorded reaching the API
 	// (its recorder sends in batches, well within this).
 	KubeletEvent = Interval{"kubelet-event", 30 * time.Second, 500 * time.Millisecond}

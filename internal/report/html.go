@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"math"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"dur":     func(d time.Duration) string { return round(d).String() },
 	"px":      func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"verdict": verdictText,
+	"code":    codeText,
+	"class":   func(v string) string { return strings.ReplaceAll(verdictText(v), " ", "") },
 }).Parse(pageTemplate))
 
 // Layout of the drawings, in SVG user units.
@@ -75,11 +78,11 @@ type probeChart struct {
 
 type pageData struct {
 	snapshot
-	Passed, FailedN, Skipped, NotRun int
-	Timeline                         timeline
-	Probes                           probeChart
-	Factor                           float64
-	Generated                        string
+	Passed, FailedN, Errors, NotRun int
+	Timeline                        timeline
+	Probes                          probeChart
+	Factor                          float64
+	Generated                       string
 }
 
 // WriteHTML writes the report as one self-contained HTML page: the check
@@ -105,8 +108,8 @@ func (r *Report) renderHTML(buf *bytes.Buffer) error {
 			d.Passed++
 		case Fail:
 			d.FailedN++
-		case Skip:
-			d.Skipped++
+		case Error:
+			d.Errors++
 		default:
 			d.NotRun++
 		}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,11 @@ func sampleRun() *Report {
 		{"L-LB", Pass, 9 * time.Second, []string{"300 requests reached 3/3 backend replicas (97/104/99)"}},
 		{"L-PVC", Pass, 52 * time.Second, []string{"emptyDir file lost with its pod", "PV Bound, file survived pod deletion", "claim deleted: PV Released for 10s, policy Retain, file still on the node"}},
 	}
+	r.Describe(func(h *Header) {
+		h.SuiteRevision = "18998d9"
+		h.Manifests = []ManifestsUnderTest{{Path: "manifests/base", Profile: "default", GitRevision: "18998d9", Digest: "9f2c", Objects: 7, Applied: true}}
+		h.ServerVersion, h.NodeImage, h.Topology = "v1.33.1", "kind-node:v1.33.1", "5 nodes: 1 control plane, 4 workers (multi-node.yaml)"
+	})
 	for _, c := range checks {
 		r.Start(c.id)
 		for _, m := range c.m {
@@ -64,8 +70,10 @@ func sampleRun() *Report {
 		r.check(c.id).Duration = c.d
 		r.check(c.id).Verdict = c.verdict
 	}
-	r.Skip("PV-1", "the default set holds no PersistentVolume")
-	r.Skip("PVC-1", "the default set holds no PersistentVolumeClaim")
+	r.Start("L-SCALE")
+	r.Miss("L-SCALE", Miss{Code: CodeCapacity, Resource: "pod backend-7c9", Text: "Pending: 0/5 nodes are available: Insufficient cpu"})
+	r.Conclude("L-SCALE", Outcome{Failed: true, Steps: 2, Ran: 1})
+	r.RunError("teardown", CodeTeardown, errors.New("kind delete cluster: exit status 1"))
 
 	b, f := spec.Seed.Backend.Deployment.Container, spec.Seed.Frontend.Deployment.Container
 	missOwn := win(spec.Probe{InitialDelaySeconds: 20, PeriodSeconds: 15, FailureThreshold: 3, TimeoutSeconds: 3}.DetectionWindow(true))
@@ -150,9 +158,16 @@ func TestPageShowsEveryCheckLaneAndProbe(t *testing.T) {
 		assert.Contains(t, text(row), checks[i].ID)
 		assert.Contains(t, text(row), verdictText(checks[i].Verdict))
 	}
-	skip := text(rows[len(rows)-1])
-	assert.Contains(t, skip, "SKIP")
-	assert.Contains(t, skip, "skipped: the default set holds no PersistentVolumeClaim")
+	last := text(rows[len(rows)-1])
+	assert.Contains(t, last, "teardown", "the run's error rows come last")
+	assert.Contains(t, last, "ERROR")
+	for i, c := range checks {
+		assert.Contains(t, text(rows[i]), codeText(c.Code))
+	}
+	header := text(find(doc, "table", "")[0])
+	for _, want := range []string{"started", "suite revision", "manifests", "Kubernetes server", "node image", "topology"} {
+		assert.Contains(t, header, want, "the page opens with the run header")
+	}
 
 	s := r.snapshot()
 	assert.Len(t, find(doc, "rect", "lane-bar"), len(s.Lanes), "one bar per lane")
@@ -196,8 +211,9 @@ func TestPageEscapesRecordedText(t *testing.T) {
 	hostile := `<script>alert(1)</script>`
 	r.Start(hostile)
 	r.Measure(hostile, `"><img src=x onerror=alert(2)>`)
-	r.End(hostile, Fail)
-	r.Skip("X", "</td></tr></table><script>alert(3)</script>")
+	r.Miss(hostile, Miss{Code: CodeSpec, Resource: hostile, Text: "</td></tr></table><script>alert(3)</script>"})
+	r.Conclude(hostile, Outcome{Failed: true, Steps: 1, Ran: 1})
+	r.RunError("X", CodeTeardown, errors.New("</td></tr></table><script>alert(3)</script>"))
 	r.Lane(`</text></svg><script>alert(4)</script>`, time.Now(), time.Now().Add(time.Second), hostile)
 	r.Phase(`<b onmouseover=alert(5)>`, time.Second)
 	r.Probe(ProbeMeasurement{ID: hostile, Scenario: `</title><script>alert(6)</script>`, Seed: Window{Max: time.Second}, Note: "<script>"})

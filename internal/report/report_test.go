@@ -31,31 +31,44 @@ func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 28, 9, 0, 
 func TestReportTablesAndVerdicts(t *testing.T) {
 	clock := newClock()
 	r := newAt(clock.now)
+	r.Describe(func(h *Header) {
+		h.SuiteRevision = "abc123"
+		h.Manifests = append(h.Manifests, ManifestsUnderTest{Path: "manifests/base", Profile: "default", GitRevision: "abc123+dirty", Digest: "f00d", Objects: 7, Applied: true})
+		h.ServerVersion, h.NodeImage, h.Topology = "v1.33.1", "kindest/node:x", "5 nodes (1 control plane, 4 workers)"
+	})
+	r.Start("L-DNS")
+	r.Miss("L-DNS", Miss{Code: CodeSpec, Resource: "Service backend-service", Text: "no answer"})
+	r.Conclude("L-DNS", Outcome{Failed: true, Steps: 1, Ran: 1})
 	r.Start("L-APPLY")
 	r.Measure("L-APPLY", "7/7 objects")
 	clock.advance(1500 * time.Millisecond)
-	r.End("L-APPLY", Pass)
-	r.Start("L-DNS")
-	r.Measure("L-DNS", "MISS Service backend-service: no answer")
-	r.End("L-DNS", Fail)
+	r.Conclude("L-APPLY", Outcome{Steps: 1, Ran: 1})
 	r.Start("L-LB")
-	r.Skip("PV-1", "the default set holds no PersistentVolume")
 	r.Phase("cluster create", 40*time.Second)
 	r.Phase("teardown", 5*time.Second)
 	r.Note("node image x")
 	var out bytes.Buffer
 	r.Print(&out)
 	s := out.String()
-	assert.Equal(t, []string{"L-DNS"}, r.Failed())
-	assert.Regexp(t, `L-APPLY +PASS +1.5s +7/7 objects`, s)
-	assert.Contains(t, s, "MISS Service backend-service")
+	assert.Equal(t, []string{"L-APPLY", "L-DNS", "L-LB"}, ids(r.Checks()), "catalogue order, not start order")
+	assert.Equal(t, []string{"L-DNS", "L-LB"}, r.NotPassed())
+	assert.Regexp(t, `(?s)^\n=== live conformance report ===\nstarted 2026-11-28T09:00:00Z, suite abc123\nmanifests manifests/base: default set, 7 objects, git abc123\+dirty, sha256 f00d\ncluster: Kubernetes v1.33.1, node image kindest/node:x, 5 nodes`, s)
+	assert.Regexp(t, `L-APPLY +PASS +- +1.5s +7/7 objects`, s)
+	assert.Regexp(t, `L-DNS +FAIL +spec +\S+ +MISS Service backend-service: no answer`, s)
 	assert.Regexp(t, `L-LB +NOT RUN`, s)
-	assert.Regexp(t, `PV-1 +SKIP +0s +skipped: the default set holds no PersistentVolume`, s)
 	assert.Regexp(t, `teardown +5s +in floor +30s\n`, s)
-	assert.Contains(t, s, "FAILED: L-DNS")
-	floor, parts := r.Floor(10 * time.Second)
-	assert.Equal(t, 55*time.Second, floor)
+	assert.Contains(t, s, "NOT PASSED: L-DNS FAIL, L-LB NOT RUN")
+	floor, parts := r.floorLocked()
+	assert.Equal(t, 45*time.Second, floor)
 	assert.Len(t, parts, 2)
+}
+
+func ids(cs []Check) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
 }
 
 // runOf builds a report whose floor is 100 s (cluster create 60 s + a 40 s
@@ -105,8 +118,8 @@ func TestRunWithinBudgetHasNoWarning(t *testing.T) {
 	r.Print(&out)
 	assert.NotContains(t, out.String(), "WARN")
 	assert.Contains(t, out.String(), "= 2m10s within")
-	assert.Empty(t, r.Warnings())
-	assert.False(t, r.Close().Over)
+	assert.Empty(t, r.snapshot().Warnings)
+	assert.False(t, r.snapshot().Budget.Over)
 }
 
 func TestPhaseOverItsOwnBudgetWarns(t *testing.T) {
@@ -135,9 +148,9 @@ func TestClosedReportKeepsItsTotal(t *testing.T) {
 	clock := newClock()
 	r := newAt(clock.now)
 	clock.advance(time.Minute)
-	first := r.Close()
+	first := r.snapshot().Budget
 	clock.advance(time.Hour)
-	assert.Equal(t, first, r.Close())
+	assert.Equal(t, first, r.snapshot().Budget)
 	assert.Equal(t, time.Minute, first.Total)
 }
 
@@ -152,7 +165,7 @@ func TestConcurrentRecording(t *testing.T) {
 			r.Probe(ProbeMeasurement{ID: id, Seed: Window{Max: time.Second}})
 			r.Lane(id, time.Now(), time.Now(), id)
 			r.Phase(id, time.Millisecond)
-			r.End(id, Pass)
+			r.Conclude(id, Outcome{Steps: 1, Ran: 1})
 		})
 	}
 	wg.Wait()

@@ -41,8 +41,9 @@ func (r *RunReport) clusterGone() string {
 	return ""
 }
 
-// NotPassed lists the live IDs the report does not pass: FAIL, SKIP or no
-// verdict at all. A full run passes only when it is empty.
+// NotPassed lists the live IDs the report does not pass (FAIL, ERROR with
+// its reason code, NOT RUN or no verdict at all) and the run's error rows.
+// A full run passes only when it is empty.
 func (r *RunReport) NotPassed() []string {
 	var out []string
 	for _, id := range LiveIDs {
@@ -52,8 +53,15 @@ func (r *RunReport) NotPassed() []string {
 			out = append(out, id+" (no verdict)")
 		case c.Verdict == report.Fail:
 			out = append(out, id)
+		case c.Verdict == report.Error:
+			out = append(out, id+" (ERROR "+string(c.Code)+")")
 		case c.Verdict != report.Pass:
 			out = append(out, id+" ("+c.Verdict+")")
+		}
+	}
+	for _, c := range r.Checks {
+		if c.RunError {
+			out = append(out, c.ID+" (ERROR "+string(c.Code)+")")
 		}
 	}
 	return out
@@ -166,23 +174,22 @@ func ClassifyLive(m Mutant, rep *RunReport, runErr error) []Cell {
 		switch {
 		case (!ok || c.Verdict == "") && rep.setupFailure() != "":
 			cell.Observed, cell.Detail = Error, rep.setupFailure()
-		case !ok || c.Verdict == "":
-			cell.Observed, cell.Detail = NotRun, fmt.Sprintf("no verdict for %s in report.json (selected with --labels id=%s); run: %v", id, id, runErr)
-		case c.Verdict == report.Skip:
-			cell.Observed, cell.Detail = NotRun, "skipped: "+c.Reason
+		case !ok || c.Verdict == "" || c.Verdict == report.NotRun:
+			cell.Observed, cell.Detail = NotRun, fmt.Sprintf("no verdict for %s in report.json (selected with --labels id=%s): %s; run: %v", id, id, firstMiss(c.Measurements), runErr)
+		case c.Verdict == report.Error:
+			// The report's reason code says the run could not judge.
+			cell.Observed, cell.Detail = Error, fmt.Sprintf("could not judge (%s): %s", c.Code, firstMiss(c.Measurements))
 		case c.Verdict == report.Fail && applyFailed:
 			cell.Observed, cell.Detail = Error, "failed only because the manifests did not apply (L-APPLY failed): not a catch by behaviour"
 		case c.Verdict == report.Fail && rep.clusterGone() != "":
 			cell.Observed, cell.Detail = Error, "failed while the cluster went away ("+rep.clusterGone()+"): not a catch by behaviour"
-		case c.Verdict == report.Fail && misses(c.Measurements) == 0:
-			cell.Observed, cell.Detail = Error, "failed with no miss recorded: what it saw is unknown, so it is no catch"
-		case c.Verdict == report.Fail && onlyNotRun(c.Measurements):
-			cell.Observed, cell.Detail = Error, "failed without judging (what it needs could not be set up): "+firstMiss(c.Measurements)
+		case c.Verdict == report.Fail && len(specMisses(c)) == 0:
+			cell.Observed, cell.Detail = Error, "failed with no broken promise recorded: what it saw is unknown, so it is no catch"
 		case c.Verdict == report.Fail:
-			if miss, ok := expectedMiss(c.Measurements, m.Expect[id]); ok {
+			if miss, ok := expectedMiss(specMisses(c), m.Expect[id]); ok {
 				cell.Observed, cell.Detail = Caught, miss
 			} else {
-				cell.Observed, cell.Detail = Error, fmt.Sprintf("failed, but not by the break: no miss says any of %q (mutant.yaml expect); first miss: %s", m.Expect[id], firstMiss(c.Measurements))
+				cell.Observed, cell.Detail = Error, fmt.Sprintf("failed, but not by the break: no miss says any of %q (mutant.yaml expect); first miss: %s", m.Expect[id], firstMiss(specMisses(c)))
 			}
 		default:
 			cell.Observed, cell.Detail = Missed, fmt.Sprintf("%s %s: %s", id, c.Verdict, strings.Join(c.Measurements, "; "))
@@ -198,15 +205,16 @@ func ClassifyLive(m Mutant, rep *RunReport, runErr error) []Cell {
 	return cells
 }
 
-// misses counts a check's MISS measurements.
-func misses(ms []string) int {
-	n := 0
-	for _, m := range ms {
-		if strings.HasPrefix(m, "MISS") {
-			n++
+// specMisses are the check's broken promises (reason code "spec"), as the
+// measurement lines the report lists them by.
+func specMisses(c report.Check) []string {
+	var out []string
+	for _, m := range c.Misses {
+		if m.Code == report.CodeSpec {
+			out = append(out, m.String())
 		}
 	}
-	return n
+	return out
 }
 
 // expectedMiss finds a miss that contains one of the expected words: the
@@ -229,29 +237,8 @@ func expectedMiss(ms []string, words []string) (string, bool) {
 	return "", false
 }
 
-// onlyNotRun reports whether every miss of a check says it did not run:
-// the check stopped before it observed anything, so its FAIL is no catch.
-func onlyNotRun(ms []string) bool {
-	misses := 0
-	for _, m := range ms {
-		if !strings.HasPrefix(m, "MISS") {
-			continue
-		}
-		misses++
-		if !strings.Contains(m, ": not run: ") {
-			return false
-		}
-	}
-	return misses > 0
-}
-
 // firstMiss picks the measurement that says why a check failed.
 func firstMiss(ms []string) string {
-	for _, m := range ms {
-		if strings.HasPrefix(m, "MISS") && !strings.Contains(m, ": not run: ") {
-			return m
-		}
-	}
 	for _, m := range ms {
 		if strings.HasPrefix(m, "MISS") {
 			return m
@@ -331,7 +318,7 @@ func (d Driver) RunLive(ctx context.Context, control *LiveRun, plans []LiveRun) 
 				case c.Verdict != report.Pass:
 					// A check that skips on the unbroken manifests cannot
 					// be shown to pass there: its catches would mean nothing.
-					cr.Failed[id] = fmt.Sprintf("%s: %s", c.Verdict, c.Reason)
+					cr.Failed[id] = fmt.Sprintf("%s (%s): %s", c.Verdict, c.Code, firstMiss(c.Measurements))
 				default:
 					cr.Passed = append(cr.Passed, id)
 				}

@@ -23,8 +23,23 @@ func mutant(name string, live ...string) Mutant {
 
 func rep(checks ...report.Check) *RunReport { return &RunReport{Checks: checks} }
 
+// chk is a report row; each "MISS resource: text" measurement is a broken
+// promise (reason code spec), as report.Miss records it.
 func chk(id, verdict string, ms ...string) report.Check {
-	return report.Check{ID: id, Verdict: verdict, Measurements: ms}
+	c := report.Check{ID: id, Verdict: verdict, Measurements: ms}
+	for _, m := range ms {
+		if rest, ok := strings.CutPrefix(m, "MISS "); ok {
+			res, text, _ := strings.Cut(rest, ": ")
+			c.Misses = append(c.Misses, report.Miss{Code: report.CodeSpec, Resource: res, Text: text})
+		}
+	}
+	return c
+}
+
+// errChk is a row the run could not judge, with its reason code.
+func errChk(id string, code report.Code, resource, text string) report.Check {
+	m := report.Miss{Code: code, Resource: resource, Text: text}
+	return report.Check{ID: id, Verdict: report.Error, Code: code, Misses: []report.Miss{m}, Measurements: []string{m.String()}}
 }
 
 func observed(cells []Cell) map[string]Observed {
@@ -54,11 +69,14 @@ func TestClassifyLiveAFailedApplyIsNoCatch(t *testing.T) {
 	cells := ClassifyLive(mutant("qos", "L-QOS"), rep(chk("L-APPLY", report.Fail), chk("L-QOS", report.Fail)), nil)
 	assert.Equal(t, Error, cells[0].Observed)
 	assert.Contains(t, cells[0].Detail, "did not apply")
-	// A check that stopped before observing anything caught nothing.
-	cells = ClassifyLive(mutant("qos", "L-QOS"), rep(chk("L-QOS", report.Fail, "MISS namespace todo-app: not run: Deployments not Available: timeout")), nil)
+	// A check that stopped before observing anything caught nothing: the
+	// report's reason code says so, no message is parsed.
+	cells = ClassifyLive(mutant("qos", "L-QOS"), rep(errChk("L-QOS", report.CodeSetup, "namespace todo-app", "not run: Deployments not Available: timeout")), nil)
 	assert.Equal(t, Error, cells[0].Observed)
-	assert.Contains(t, cells[0].Detail, "without judging")
-	cells = ClassifyLive(mutant("qos", "L-QOS"), rep(chk("L-QOS", report.Fail, "MISS scenario a: not run: x", "MISS pod b: status.qosClass: expected Burstable, got Guaranteed")), nil)
+	assert.Contains(t, cells[0].Detail, "could not judge (setup)")
+	withSetupMiss := chk("L-QOS", report.Fail, "MISS pod b: status.qosClass: expected Burstable, got Guaranteed")
+	withSetupMiss.Misses = append(withSetupMiss.Misses, report.Miss{Code: report.CodeSetup, Resource: "scenario a", Text: "x"})
+	cells = ClassifyLive(mutant("qos", "L-QOS"), rep(withSetupMiss), nil)
 	assert.Equal(t, Caught, cells[0].Observed)
 	// ...unless the apply is what the mutant breaks.
 	cells = ClassifyLive(mutant("apply", "L-APPLY"), rep(chk("L-APPLY", report.Fail, "MISS server-side dry-run: invalid")), nil)
@@ -76,10 +94,10 @@ func TestClassifyLiveWithoutAReportIsAnError(t *testing.T) {
 	cells = ClassifyLive(mutant("x", "L-DNS"), setup, errors.New("exit 1"))
 	assert.Equal(t, Error, cells[0].Observed)
 	assert.Contains(t, cells[0].Detail, "SETUP FAILED: preflight")
-	skipped := report.Check{ID: "L-PVC", Verdict: report.Skip, Reason: "no PVC in the set"}
-	cells = ClassifyLive(mutant("pv", "L-PVC"), rep(skipped), nil)
+	notRun := report.Check{ID: "L-PVC", Verdict: report.NotRun, Code: report.CodeNotRun, Measurements: []string{"MISS assessments: 1 of 2 assessments did not run"}}
+	cells = ClassifyLive(mutant("pv", "L-PVC"), rep(notRun), nil)
 	assert.Equal(t, NotRun, cells[0].Observed)
-	assert.Contains(t, cells[0].Detail, "no PVC")
+	assert.Contains(t, cells[0].Detail, "did not run")
 }
 
 func TestPlanLiveSelectsOnlyTheNamedChecks(t *testing.T) {
@@ -197,14 +215,18 @@ func TestClassifyLiveACatchMustShowTheBreak(t *testing.T) {
 	cells := ClassifyLive(m, rep(chk("L-QOS", report.Fail, "MISS pod backend-1: status.qosClass: expected Burstable, got Guaranteed")), nil)
 	assert.Equal(t, Caught, cells[0].Observed)
 
-	cells = ClassifyLive(m, rep(chk("L-QOS", report.Fail, "MISS pod backend-1: listing pods: the server is currently unable to handle the request")), nil)
+	cells = ClassifyLive(m, rep(chk("L-QOS", report.Fail, "MISS pod backend-1: status.qosClass: expected Burstable, got BestEffort")), nil)
 	assert.Equal(t, Error, cells[0].Observed)
 	assert.Contains(t, cells[0].Detail, "not by the break")
-	assert.Contains(t, cells[0].Detail, "unable to handle the request")
+	assert.Contains(t, cells[0].Detail, "got BestEffort")
+
+	cells = ClassifyLive(m, rep(errChk("L-QOS", report.CodeAPI, "pod backend-1", "listing pods: the server is currently unable to handle the request")), nil)
+	assert.Equal(t, Error, cells[0].Observed)
+	assert.Contains(t, cells[0].Detail, "could not judge (api)")
 
 	cells = ClassifyLive(m, rep(chk("L-QOS", report.Fail, "pods listed")), nil)
 	assert.Equal(t, Error, cells[0].Observed)
-	assert.Contains(t, cells[0].Detail, "no miss recorded")
+	assert.Contains(t, cells[0].Detail, "no broken promise recorded")
 
 	gone := rep(chk("L-QOS", report.Fail, "MISS pod backend-1: status.qosClass: expected Burstable, got Guaranteed"))
 	gone.Notes = []string{"the cluster is gone: API server /readyz: connection refused (4 checks in a row over 4s)"}
@@ -294,7 +316,7 @@ func TestControlRunDiscreditsChecksThatFailOnGoodManifests(t *testing.T) {
 		}
 		c := chk(id, v, "MISS coredns down")
 		if id == "L-PVC" {
-			c.Verdict, c.Reason = report.Skip, "no PVC in the set" // cannot be shown to pass
+			c = report.Check{ID: id, Verdict: report.NotRun, Code: report.CodeNotRun, Measurements: []string{"MISS assessments: none ran"}} // cannot be shown to pass
 		}
 		good = append(good, c)
 	}
@@ -306,7 +328,7 @@ func TestControlRunDiscreditsChecksThatFailOnGoodManifests(t *testing.T) {
 	cr, rows := Driver{Runner: runner, Restorer: restorer, Log: &bytes.Buffer{}}.RunLive(context.Background(), &control, PlanLive([]Mutant{mutant("a", "L-DNS", "L-QOS")}, art, "kc", time.Minute))
 	assert.Equal(t, []string{ControlName, "a"}, runner.calls)
 	assert.Equal(t, 2, restorer.n)
-	assert.Equal(t, map[string]string{"L-DNS": "MISS coredns down", "L-PVC": "SKIP: no PVC in the set"}, cr.Failed)
+	assert.Equal(t, map[string]string{"L-DNS": "MISS coredns down", "L-PVC": "NOT RUN (not-run): MISS assessments: none ran"}, cr.Failed)
 	assert.Equal(t, map[string]Observed{"L-DNS": Error, "L-QOS": Caught}, observed(rows[0].Cells))
 	r := Result{Mode: string(Live), Control: cr, Mutants: rows}
 	r.Judge(false)

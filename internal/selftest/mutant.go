@@ -10,6 +10,7 @@ package selftest
 import (
 	"errors"
 	"fmt"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,10 +57,7 @@ type Mutant struct {
 // LiveIDs are the catalogue's live IDs (CHECKS.md, "Behaviour (live)"), in
 // its order. TestLiveIDsMatchTheE2ESources ties this list to the IDs the
 // live tier's sources name.
-var LiveIDs = []string{
-	"L-APPLY", "L-ROLLOUT", "L-TRAFFIC", "L-SCALE", "L-DNS", "L-LB", "L-INTERNAL",
-	"L-NODEPORT", "L-ENV", "L-STARTUP", "L-LIVENESS", "L-READINESS", "L-PVC", "L-QOS",
-}
+var LiveIDs = report.LiveIDs
 
 // LoadMutants reads every mutant below dir, sorted by name. A directory
 // without mutant.yaml, an unknown field, an unknown ID or a mutant that names

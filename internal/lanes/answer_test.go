@@ -1,0 +1,114 @@
+package lanes
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/puretasks/k8s-conformance/internal/spec"
+)
+
+// proxy503 is the API server's proxy failing to reach the pod.
+var proxy503 = []byte(`{"kind":"Status","status":"Failure","message":"error trying to reach service: dial tcp 10.244.2.7:8080: connect: connection refused","reason":"ServiceUnavailable","code":503}`)
+
+// backendCopy is a Deployment complete with one Ready pod in ns; deleting
+// the pod brings a Ready replacement, as the ReplicaSet would.
+func backendCopy(t *testing.T, ns string) *fake.Clientset {
+	t.Helper()
+	b := spec.Seed.Backend.Deployment
+	pod := func(name string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: b.Selector}, Spec: corev1.PodSpec{NodeName: "worker1"},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+	}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: b.Name, Generation: 1},
+		Spec:   appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: b.Selector}},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}}
+	cs := fake.NewClientset(d, pod("backend-1"))
+	cs.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if err := cs.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), ns, a.(k8stesting.DeleteAction).GetName()); err != nil {
+			return true, nil, err
+		}
+		return true, nil, cs.Tracker().Add(pod("backend-2"))
+	})
+	return cs
+}
+
+// L-PVC's emptyDir control: a 503 from the proxy when reading the file back
+// is no proof the file was lost. Before, any failed read counted as "lost"
+// and the control passed on a broken proxy.
+func TestEmptyDirControlWithA503IsAnErrorNotALoss(t *testing.T) {
+	cs := backendCopy(t, PVCNamespace)
+	env := Env{Clientset: cs, Proxy: func(_ context.Context, method, _, _ string, _ int32, _ string, _ []byte) (int, []byte, error) {
+		if method == "PUT" {
+			return http.StatusCreated, nil, nil
+		}
+		return http.StatusServiceUnavailable, proxy503, nil
+	}}
+	r, ft, _ := newRecorder("L-PVC")
+	kept, _, err := survivesDeletion(context.Background(), env, r, PVCNamespace, "emptydir")
+	if err == nil {
+		t.Fatalf("a 503 read back as an answer (kept=%v)", kept)
+	}
+	reportStepError(r, "Deployment "+PVCNamespace+"/backend", err, "emptyDir step")
+	f := ft.failures()
+	if !strings.Contains(f, "ERROR(api)") || !strings.Contains(f, "got 503") || !strings.Contains(f, "connection refused") {
+		t.Fatalf("expected an ERROR naming the status and the body's first line, got %s", f)
+	}
+
+	// A 404 is the answer "not there": the file was lost, as emptyDir must.
+	env.Proxy = func(_ context.Context, method, _, _ string, _ int32, _ string, _ []byte) (int, []byte, error) {
+		if method == "PUT" {
+			return http.StatusCreated, nil, nil
+		}
+		return http.StatusNotFound, []byte(`{"error":"no such upload"}`), nil
+	}
+	cs = backendCopy(t, PVCNamespace)
+	env.Clientset = cs
+	r, ft, _ = newRecorder("L-PVC")
+	kept, _, err = survivesDeletion(context.Background(), env, r, PVCNamespace, "emptydir")
+	if err != nil || kept || ft.Failed() {
+		t.Fatalf("a 404 is the file lost: kept=%v err=%v %s", kept, err, ft.failures())
+	}
+}
+
+// L-PVC's node check: a 503 from the reader pod's proxy says nothing about
+// the file on the node: ERROR, not "the node lost the file".
+func TestRetainedNodeReadWithA503IsAnError(t *testing.T) {
+	pv := seedPV("Retain", corev1.VolumeReleased)
+	cs, env := nodeReader(t, pv, nil)
+	env.Proxy = func(context.Context, string, string, string, int32, string, []byte) (int, []byte, error) {
+		return http.StatusServiceUnavailable, proxy503, nil
+	}
+	pvTimeline(cs, pv, 0, nil)
+	r, ft, _ := newRecorder("L-PVC")
+	Retained(context.Background(), env, r, PVCNamespace, "worker2", "proof.txt", "written by backend-1", testHold)
+	f := ft.failures()
+	if !strings.Contains(f, "ERROR(api) node worker2") || !strings.Contains(f, "got 503") {
+		t.Fatalf("expected an ERROR for the node read, got %s", f)
+	}
+}
+
+// The probe knobs are our own machinery: a 503 setting one is ERROR.
+func TestProbeKnobWithA503IsAnError(t *testing.T) {
+	s := NewScenario("L-READINESS", Readiness, quickWorkload())
+	pod := scenarioPod(s, "backend-1")
+	cs, _ := readinessCluster(s, pod)
+	env := Env{Clientset: cs, Proxy: func(context.Context, string, string, string, int32, string, []byte) (int, []byte, error) {
+		return http.StatusServiceUnavailable, proxy503, nil
+	}}
+	r, ft, _ := newRecorder("L-READINESS")
+	s.Measure(context.Background(), env, r)
+	f := ft.failures()
+	if !strings.Contains(f, "ERROR(api)") || !strings.Contains(f, "setting the fail knob") || !strings.Contains(f, "got 503") {
+		t.Fatalf("expected an ERROR for the knob, got %s", f)
+	}
+}
