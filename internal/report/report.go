@@ -154,7 +154,7 @@ type ProbeMeasurement struct {
 // (live)") in its order: the order every table of the report lists them in.
 var LiveIDs = []string{
 	"L-APPLY", "L-ROLLOUT", "L-TRAFFIC", "L-SCALE", "L-DNS", "L-LB", "L-INTERNAL",
-	"L-NODEPORT", "L-ENV", "L-STARTUP", "L-LIVENESS", "L-READINESS", "L-PVC", "L-QOS",
+	"L-NODEPORT", "L-ENV", "L-STARTUP", "L-LIVENESS", "L-READINESS", "L-PVC", "L-QOS", "L-HELM",
 }
 
 // Header says what a run judged: when, with which suite, which manifests

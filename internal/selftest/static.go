@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -72,8 +73,21 @@ func (c Change) String() string { return fmt.Sprintf("%s %s (%s set)", c.How, c.
 
 // Changes compares the mutant's sets with the repository's own plain sets
 // (manifestsDir/base and manifestsDir/persistent-uploads), object by object,
-// as rendered.
+// as rendered. A mutant that is a chart (wrapping the app's chart, as L-HELM's
+// mutants do) is compared with the app's chart, both rendered as
+// `helm template` renders them with the MANIFESTS_* settings.
 func Changes(m Mutant, manifestsDir string) ([]Change, error) {
+	if _, err := os.Stat(filepath.Join(m.Dir, "Chart.yaml")); err == nil {
+		ref, err := manifests.Load(filepath.Join(manifestsDir, manifests.ChartDir))
+		if err != nil {
+			return nil, err
+		}
+		got, err := manifests.Load(m.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("selftest: mutant %s: %w", m.Name, err)
+		}
+		return diffSets(manifests.Default, ref, got)
+	}
 	refBy := map[manifests.Profile]*manifests.Set{}
 	for p, dir := range map[manifests.Profile]string{
 		manifests.Default:    manifests.BaseDir,
@@ -91,28 +105,11 @@ func Changes(m Mutant, manifestsDir string) ([]Change, error) {
 	}
 	var out []Change
 	for _, s := range got {
-		r := refBy[s.Profile]
-		a, err := byKey(r)
+		c, err := diffSets(s.Profile, refBy[s.Profile], s.Set)
 		if err != nil {
 			return nil, err
 		}
-		b, err := byKey(s.Set)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range b {
-			switch old, ok := a[k]; {
-			case !ok:
-				out = append(out, Change{s.Profile, k, "added"})
-			case old != v:
-				out = append(out, Change{s.Profile, k, "changed"})
-			}
-		}
-		for k := range a {
-			if _, ok := b[k]; !ok {
-				out = append(out, Change{s.Profile, k, "dropped"})
-			}
-		}
+		out = append(out, c...)
 	}
 	slices.SortFunc(out, func(x, y Change) int {
 		if x.Profile != y.Profile {
@@ -120,6 +117,32 @@ func Changes(m Mutant, manifestsDir string) ([]Change, error) {
 		}
 		return cmp.Compare(x.Object, y.Object)
 	})
+	return out, nil
+}
+
+func diffSets(p manifests.Profile, ref, got *manifests.Set) ([]Change, error) {
+	a, err := byKey(ref)
+	if err != nil {
+		return nil, err
+	}
+	b, err := byKey(got)
+	if err != nil {
+		return nil, err
+	}
+	var out []Change
+	for k, v := range b {
+		switch old, ok := a[k]; {
+		case !ok:
+			out = append(out, Change{p, k, "added"})
+		case old != v:
+			out = append(out, Change{p, k, "changed"})
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, Change{p, k, "dropped"})
+		}
+	}
 	return out, nil
 }
 
