@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/puretasks/k8s-conformance/internal/manifests"
+	"github.com/puretasks/k8s-conformance/internal/printsafe"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
 
@@ -24,7 +25,7 @@ type Finding struct {
 // String is the one line a finding prints as. Every part is escaped
 // (printable): no name, key or value can start a line of its own.
 func (f Finding) String() string {
-	return fmt.Sprintf("%s %s %s: expected %s, actual %s", printable(f.ID), printable(f.Resource), printable(f.Field), printable(f.Expected), printable(f.Actual))
+	return fmt.Sprintf("%s %s %s: expected %s, actual %s", printsafe.String(f.ID), printsafe.String(f.Resource), printsafe.String(f.Field), printsafe.String(f.Expected), printsafe.String(f.Actual))
 }
 
 // Check is one catalogue entry of the static tier.

@@ -1,13 +1,12 @@
 package staticcheck
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/puretasks/k8s-conformance/internal/printsafe"
 )
 
 // Redact is the one gate every value of the set passes before a finding
@@ -46,7 +45,7 @@ func Redact(key, text string) string {
 	case len(rules) > 0:
 		return "<redacted: matches gitleaks rule " + strings.Join(rules, ", ") + ">"
 	}
-	return printable(masked)
+	return printsafe.String(masked)
 }
 
 // authored is text a check writes itself from names it chose (a rule id, a
@@ -60,7 +59,7 @@ type authored string
 func redactValue(key string, v any) string {
 	switch x := v.(type) {
 	case authored:
-		return printable(string(x))
+		return printsafe.String(string(x))
 	case map[string]string:
 		entries := make(map[string]string, len(x))
 		for k, val := range x {
@@ -107,7 +106,7 @@ func redactPathUncached(path string) string {
 		return "<redacted path: credential scan failed>"
 	}
 	if len(rules) == 0 {
-		return printable(masked)
+		return printsafe.String(masked)
 	}
 	segments := pathSegment.FindAllStringIndex(masked, -1)
 	var b strings.Builder
@@ -126,7 +125,7 @@ func redactPathUncached(path string) string {
 		return "<redacted path: matches gitleaks rule " + strings.Join(rules, ", ") + ">"
 	}
 	b.WriteString(masked[last:])
-	return printable(b.String())
+	return printsafe.String(b.String())
 }
 
 // credentialKeyName matches a key name that says its value is a credential.
@@ -172,52 +171,6 @@ func maskURLPasswords(text string) string {
 		return text
 	}
 	return urlUserInfo.ReplaceAllString(text, "${1}***@")
-}
-
-// printable escapes every control and format character (newline, carriage
-// return, ESC of a terminal sequence, bidi overrides, invalid UTF-8), so
-// nothing a manifest holds can start a line of the output of its own (a fake
-// "--- PASS", a "::warning" workflow command) or drive the terminal.
-// Printable text, backslashes included, is left as it is, so applying it
-// twice changes nothing more.
-func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if needsEscape(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x80 && needsEscape(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case needsEscape(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-		i += size
-	}
-	return b.String()
-}
-
-func needsEscape(r rune) bool {
-	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
-		r == '\u2028' || r == '\u2029'
 }
 
 // redactedMap renders labels or a selector for a message a check builds

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/puretasks/k8s-conformance/internal/printsafe"
 )
 
 // The URL rule joins gitleaks' defaults without replacing them: a default
@@ -71,9 +73,9 @@ func TestRedactMasksTheURLPasswordAndKeepsTheRest(t *testing.T) {
 
 func TestPrintableEscapesControlCharacters(t *testing.T) {
 	in := "a\n--- PASS: TestFake (0.00s)\r\n::warning::x\x1b[2J\u202eb\xff"
-	out := printable(in)
+	out := printsafe.String(in)
 	assert.Equal(t, `a\n--- PASS: TestFake (0.00s)\r\n::warning::x\x1b[2J\u202eb\xff`, out)
-	assert.Equal(t, out, printable(out), "escaping twice changes nothing more")
+	assert.Equal(t, out, printsafe.String(out), "escaping twice changes nothing more")
 }
 
 // A hostile manifest writes control characters into a key, a name and a
@@ -96,7 +98,7 @@ func TestNoFindingCanWriteALineOfItsOwn(t *testing.T) {
 			assert.NotContains(t, line, "\x1b")
 			assert.NotContains(t, line, "\x07")
 			for _, part := range []string{f.Resource, f.Field, f.Expected, f.Actual} {
-				assert.Equal(t, part, printable(part), "the finding is escaped when recorded, not only when printed")
+				assert.Equal(t, part, printsafe.String(part), "the finding is escaped when recorded, not only when printed")
 			}
 		}
 	}
