@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	yaml3 "gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 )
 
 // apiServerDecoder decodes as the API server does for `kubectl apply`, whose

@@ -31,7 +31,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"helm.sh/helm/v4/pkg/chart/common"
 	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
@@ -43,6 +42,8 @@ import (
 	"helm.sh/helm/v4/pkg/strvals"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 )
 
 // Environment variables that set how a chart is rendered.

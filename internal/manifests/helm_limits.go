@@ -55,8 +55,9 @@ import (
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
-	"github.com/puretasks/k8s-conformance/internal/printsafe"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
+
+	"github.com/puretasks/k8s-conformance/internal/printsafe"
 )
 
 // Render limits (see the file comment).

@@ -7,10 +7,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 )
 
 // writeChart writes a chart's files (path -> content) under a new directory.

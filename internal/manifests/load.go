@@ -36,14 +36,15 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/puretasks/k8s-conformance/internal/kubeversion"
-	"github.com/puretasks/k8s-conformance/internal/printsafe"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/puretasks/k8s-conformance/internal/kubeversion"
+	"github.com/puretasks/k8s-conformance/internal/printsafe"
 )
 
 // Object is one decoded object and where it came from.

@@ -10,7 +10,6 @@ package selftest
 import (
 	"errors"
 	"fmt"
-	"github.com/puretasks/k8s-conformance/internal/report"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +17,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/staticcheck"
 )
 
