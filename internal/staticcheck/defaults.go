@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -22,14 +23,15 @@ import (
 // golden table of the repository's manifests as the API server stores them,
 // and TestDefaultingMatchesTheStoredObjects holds these functions to it.
 // golden_live_test.go (tag storedlive) records it from a cluster's dry-run
-// create; the committed table was derived from the same source reading
-// (-stored-from-source) because no cluster could be started when it was
-// written, and is to be re-recorded with -update-stored.
+// create (re-recorded 2026-12-04 from Kubernetes v1.36.3 with -update-stored;
+// the first, source-derived table lacked the storage-protection finalizers).
 //
 // Besides SetDefaults_*, the registry fills a few fields on create that are
 // the same for every object of a single-stack cluster; those are defaulted
 // here too and named as such: a Service's ipFamilyPolicy (SingleStack), a
-// Namespace's spec.finalizers (kubernetes). Fields the server fills per
+// Namespace's spec.finalizers (kubernetes), and the finalizers the
+// StorageObjectInUseProtection admission plugin puts on every PV and PVC
+// (kubernetes.io/pv-protection, kubernetes.io/pvc-protection). Fields the server fills per
 // object (UIDs, cluster IPs, ipFamilies, allocated node ports) are not
 // defaults: the comparison leaves them out (serverFilled).
 
@@ -327,6 +329,7 @@ func roundUp(l corev1.ResourceList) {
 }
 
 func defaultPV(pv *corev1.PersistentVolume) {
+	addFinalizer(pv, "kubernetes.io/pv-protection")
 	if pv.Spec.PersistentVolumeReclaimPolicy == "" {
 		pv.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimRetain
 	}
@@ -341,11 +344,20 @@ func defaultPV(pv *corev1.PersistentVolume) {
 }
 
 func defaultPVC(pvc *corev1.PersistentVolumeClaim) {
+	addFinalizer(pvc, "kubernetes.io/pvc-protection")
 	if pvc.Spec.VolumeMode == nil {
 		pvc.Spec.VolumeMode = ptrTo(corev1.PersistentVolumeFilesystem)
 	}
 	roundUp(pvc.Spec.Resources.Limits)
 	roundUp(pvc.Spec.Resources.Requests)
+}
+
+// addFinalizer is what the StorageObjectInUseProtection admission plugin
+// does on create.
+func addFinalizer(o metav1.Object, f string) {
+	if !slices.Contains(o.GetFinalizers(), f) {
+		o.SetFinalizers(append(o.GetFinalizers(), f))
+	}
 }
 
 // defaultSecret is SetDefaults_Secret, and the conversion every write goes

@@ -55,6 +55,9 @@ func TestStoredObjectsMatchTheAPIServer(t *testing.T) {
 					obj = namespaceDryRun(ctx, t, c, ns)
 				} else {
 					require.NoError(t, c.Create(ctx, obj, client.DryRunAll), "dry-run create %s", storedKey(o))
+					// The typed client's response has no TypeMeta; storedForm
+					// needs the kind (a Secret's values are never recorded).
+					obj.GetObjectKind().SetGroupVersionKind(o.Object.GetObjectKind().GroupVersionKind())
 				}
 				m, err := storedForm(obj)
 				require.NoError(t, err)
