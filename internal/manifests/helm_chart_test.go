@@ -312,8 +312,9 @@ func BenchmarkHelmRender(b *testing.B) {
 		name string
 		s    HelmSettings
 	}{
-		{"default", HelmSettings{}},
-		{"persistence", HelmSettings{Set: []string{"persistence.enabled=true"}}},
+		// As the static tier renders the chart: with its Namespace.
+		{"default", HelmSettings{Set: []string{"namespace.create=true"}}},
+		{"persistence", HelmSettings{Set: []string{"namespace.create=true", "persistence.enabled=true"}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -65,11 +65,11 @@ const (
 	MaxRenderBytes   = 16 << 20
 	MaxRenderObjects = 5000
 	MaxRenderTime    = 2 * time.Second
-	MaxRenderHeap    = 96 << 20
+	MaxRenderHeap    = 48 << 20
 	// The watchdog's bounds, beyond the limits the render checks itself, so
 	// that a render stopped by its own checks is never cut short by it.
 	watchdogGrace = 500 * time.Millisecond
-	watchdogHeap  = 128 << 20
+	watchdogHeap  = 64 << 20
 	watchdogTick  = 5 * time.Millisecond
 	// RenderLimitExit is the exit status of a process ended by the watchdog.
 	RenderLimitExit = 3
