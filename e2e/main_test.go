@@ -38,14 +38,9 @@ var testenv env.Environment
 // once: the default is GOMAXPROCS (2 here), which would queue lanes.
 const minParallel = 8
 
-// optInChecks run only when a selection names them (CHECKS=L-HELM,
-// --labels id=L-HELM, --feature, -run). L-HELM: in the first full run on the
-// project's 2-core machine (all lanes at once) its helm upgrade kept the
-// rollout invariant but 3 of 233 requests through backend-service timed out
-// (p99 2.6 s), and the lane adds about 2.5 minutes to a full run; until its
-// traffic judgement is proven stable beside the other lanes (make soak), it
-// is not part of the default verdict.
-var optInChecks = []string{"L-HELM"}
+// optInChecks run only when a selection names them (report.OptInIDs says
+// why each is opt-in).
+var optInChecks = report.OptInIDs
 
 func TestMain(m *testing.M) {
 	if live.IsReaper() {

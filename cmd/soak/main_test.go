@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/selftest"
 )
 
@@ -111,10 +112,25 @@ func reportOf(ids ...string) string {
 
 // A run whose report lacks a check (a lane dropped from the suite) is no pass.
 func TestFullRunWithoutEveryCheckIsNoPass(t *testing.T) {
-	r, root := setup(t, "FINISH", "1", "REPORT", reportOf(selftest.LiveIDs[:len(selftest.LiveIDs)-1]...))
+	ids := report.DefaultIDs()
+	r, root := setup(t, "FINISH", "1", "REPORT", reportOf(ids[:len(ids)-1]...))
 	out := r.one(context.Background(), 1, filepath.Join(root, "run-01"), nil)
 	assert.False(t, out.Passed)
-	assert.Equal(t, []string{"L-QOS (no verdict)"}, out.Failed)
+	assert.Equal(t, []string{ids[len(ids)-1] + " (no verdict)"}, out.Failed)
+}
+
+// An opt-in check (L-HELM) that a run did not select is not required; one it
+// selected must pass like any other.
+func TestOptInCheckIsJudgedOnlyWhenSelected(t *testing.T) {
+	r, root := setup(t, "FINISH", "1", "REPORT", reportOf(report.DefaultIDs()...))
+	out := r.one(context.Background(), 1, filepath.Join(root, "run-01"), nil)
+	assert.True(t, out.Passed, out.Failed)
+
+	failedHelm := strings.Replace(reportOf(report.LiveIDs...), `{"id":"L-HELM","verdict":"PASS"`, `{"id":"L-HELM","verdict":"FAIL","code":"spec"`, 1)
+	r, root = setup(t, "FINISH", "1", "REPORT", failedHelm)
+	out = r.one(context.Background(), 1, filepath.Join(root, "run-01"), nil)
+	assert.False(t, out.Passed)
+	assert.Equal(t, []string{"L-HELM"}, out.Failed)
 }
 
 // A report an earlier soak left in the run's folder is removed first: a run
