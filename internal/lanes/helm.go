@@ -167,12 +167,19 @@ func (h *Helm) Uninstall() error {
 // NextChartVersion is the chart as its next release: the same templates
 // under a new version. The version is in the helm.sh/chart label of every
 // pod template, so upgrading to it rolls both Deployments, as a real chart
-// release does.
+// release does. Its dependencies get new versions too: a chart that wraps
+// the app's chart (a selftest mutant) renders the app's pod templates with
+// the dependency's version, and would otherwise upgrade without a rollout.
 func NextChartVersion(ch *helmchart.Chart) *helmchart.Chart {
 	next := *ch
 	md := *ch.Metadata
 	md.Version += "-upgrade.1"
 	next.Metadata = &md
+	var deps []*helmchart.Chart
+	for _, d := range ch.Dependencies() {
+		deps = append(deps, NextChartVersion(d))
+	}
+	next.SetDependencies(deps...)
 	return &next
 }
 

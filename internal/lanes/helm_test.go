@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	helmchart "helm.sh/helm/v4/pkg/chart/v2"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v4/pkg/action"
@@ -169,6 +171,16 @@ func TestNextChartVersion(t *testing.T) {
 	assert.Equal(t, before, h.Chart.Metadata.Version)
 	assert.Equal(t, before+"-upgrade.1", next.Metadata.Version)
 	assert.NoError(t, next.Validate(), "the next version is a valid chart version")
+
+	// A chart wrapping the app's chart (the L-HELM mutant): the wrapped
+	// chart's version moves too, or its pod templates would not change.
+	wrapper := &helmchart.Chart{Metadata: &helmchart.Metadata{APIVersion: "v2", Name: "wrapper", Version: "0.1.0"}}
+	wrapper.SetDependencies(h.Chart)
+	nextWrapper := NextChartVersion(wrapper)
+	require.Len(t, nextWrapper.Dependencies(), 1)
+	assert.Equal(t, before+"-upgrade.1", nextWrapper.Dependencies()[0].Metadata.Version)
+	assert.Same(t, nextWrapper, nextWrapper.Dependencies()[0].Parent())
+	assert.Equal(t, before, wrapper.Dependencies()[0].Metadata.Version, "the loaded charts stay as they were")
 }
 
 func TestHelmNamespaceAbsent(t *testing.T) {
