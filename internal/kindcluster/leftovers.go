@@ -144,14 +144,23 @@ func inspectCluster(name string) Leftover {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l := Leftover{Name: name}
-	nodes, _ := nodeContainers(ctx, name, false)
+	var views []Liveness
+	nodes, err := nodeContainers(ctx, name, false)
+	if err != nil {
+		// Docker could not say which nodes the cluster has: its run cannot be
+		// judged gone, so it counts as live and is left alone.
+		views = append(views, Held)
+	}
 	for _, n := range nodes {
 		if l.DataDir == "" {
 			l.DataDir = mountSource(ctx, n, NodeDataDir)
 		}
 	}
-	var views []Liveness
-	if running, _ := nodeContainers(ctx, name, true); len(running) > 0 {
+	running, err := nodeContainers(ctx, name, true)
+	switch {
+	case err != nil:
+		views = append(views, Held)
+	case len(running) > 0:
 		views = append(views, nodeLockState(ctx, running[0]))
 	}
 	if l.DataDir != "" {
