@@ -274,7 +274,7 @@ type manager struct {
 	systemd    bool // docker.service is a loaded systemd unit and systemd is PID 1
 	pid        int  // the running dockerd, 0 if none
 	ours       bool // pid is the dockerd this tool started (PIDFile)
-	containers int  // containers running on it
+	containers int  // containers running on it; -1 when docker ps could not say
 }
 
 func (m manager) String() string {
@@ -308,8 +308,9 @@ func detectManager(ctx context.Context, f files) manager {
 	}
 	if m.pid != 0 {
 		out, err := exec.CommandContext(ctx, "docker", "ps", "-q").Output()
-		if err == nil {
-			m.containers = len(strings.Fields(string(out)))
+		m.containers = len(strings.Fields(string(out)))
+		if err != nil {
+			m.containers = -1 // unknown is not "none": it may run someone's containers
 		}
 	}
 	return m
@@ -343,6 +344,9 @@ func stopPlan(m manager, allow bool, why string) (how, say string, err error) {
 		return "", "", nil
 	case m.ours:
 		return "signal", fmt.Sprintf("restarting the dockerd this tool started (pid %d) %s", m.pid, why), nil
+	case m.containers < 0 && !allow:
+		return "", "", fmt.Errorf("dockerd (pid %d) was not started by k8s-conformance and docker ps could not say which containers it runs; it must restart %s. "+
+			"Restart it yourself, or let this do it: %s=1 make docker", m.pid, why, EnvAllowRestart)
 	case m.containers > 0 && !allow:
 		return "", "", fmt.Errorf("dockerd (pid %d) was not started by k8s-conformance and runs %d containers; it must restart %s. "+
 			"Restart it yourself, or let this do it: %s=1 make docker", m.pid, m.containers, why, EnvAllowRestart)

@@ -91,6 +91,9 @@ func TestStopPlan(t *testing.T) {
 	assert.Equal(t, "signal", how)
 	assert.Contains(t, say, "stopping dockerd pid 10, which k8s-conformance did not start (2 containers running)")
 
+	_, _, err = stopPlan(manager{pid: 10, containers: -1}, false, "x")
+	assert.ErrorContains(t, err, "docker ps could not say which containers it runs", "an unknown count is not an idle dockerd")
+
 	how, say, err = stopPlan(manager{pid: 10}, false, "x")
 	require.NoError(t, err, "an idle foreign dockerd is restarted, saying so")
 	assert.Equal(t, "signal", how)
