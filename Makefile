@@ -101,13 +101,17 @@ smoke: docker node-image tools
 ## only those (and what they need). JUnit, a JSON test log, report.json/.html and evidence in
 ## $(ARTIFACTS); the run's output is kept in $(ARTIFACTS)/conformance.log and then checked for
 ## leaked fake Secret values
+## UPGRADE_FROM=<git ref> also judges the change: that revision's manifests applied and serving, then
+## these applied over it under traffic (L-UPGRADE; the lane's other checks then judge the result)
 CHECKS ?=
+UPGRADE_FROM ?=
 comma := ,
-E2E_SELECT = $(if $(CHECKS),--labels $(subst $(comma),$(comma)id=,id=$(CHECKS)))
+E2E_CHECKS = $(CHECKS)$(if $(and $(CHECKS),$(UPGRADE_FROM)),$(comma)L-UPGRADE)
+E2E_SELECT = $(if $(E2E_CHECKS),--labels $(subst $(comma),$(comma)id=,id=$(E2E_CHECKS)))
 conformance: docker node-image images tools
 	mkdir -p $(ARTIFACTS)
 	go test -c -tags e2e -o $(BIN)/e2e.test ./e2e
-	set -o pipefail; $(call RUN_TEST,junit) e2e $(MODULE)/e2e $(BIN)/e2e.test -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_SELECT) \
+	set -o pipefail; $(if $(UPGRADE_FROM),E2E_UPGRADE_FROM='$(UPGRADE_FROM)') $(call RUN_TEST,junit) e2e $(MODULE)/e2e $(BIN)/e2e.test -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_SELECT) \
 		2>&1 | tee -i $(ARTIFACTS)/conformance.log; rc=$$?; $(MAKE) --no-print-directory leakcheck || { [ $$rc != 0 ] || rc=1; }; exit $$rc
 
 ## leakcheck: no fake value of fixtures/secrets.fake.env anywhere in $(ARTIFACTS), plain or encoded

@@ -37,21 +37,11 @@ func checkOf(ctx context.Context, t *testing.T) *live.Check {
 	return c
 }
 
-// objectsOf returns the set's objects ready to apply: copies, with the
-// Secret's placeholders replaced by the fixtures' fake values.
+// objectsOf returns the set's objects ready to apply (live.Deployable):
+// copies, the Secret's placeholders replaced by the fixtures' fake values,
+// each stub listening on the port its container declares.
 func objectsOf(s *live.Suite, p manifests.Profile) []client.Object {
-	set := s.Sets[p]
-	if set == nil {
-		return nil
-	}
-	var out []client.Object
-	for _, o := range set.DeepCopy().Objects {
-		if sec, ok := o.Object.(*corev1.Secret); ok {
-			live.InjectFakeSecrets(sec, s.FakeSecret)
-		}
-		out = append(out, o.Object)
-	}
-	return out
+	return live.Deployable(s.Sets[p], s.FakeSecret)
 }
 
 // copyOf returns the set's objects that keep selects, for a lane's own
@@ -93,6 +83,9 @@ type appApplied struct {
 }
 
 func applyApp(ctx context.Context) (*appApplied, error) {
+	if upgradePlan != nil {
+		return upgradeApp(ctx, nil) // L-UPGRADE applied it, over the previous revision
+	}
 	l := live.LaneFrom(ctx)
 	return live.Require(ctx, l, reqApplied, func(ctx context.Context) (*appApplied, error) {
 		s := l.Suite

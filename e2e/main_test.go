@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/types"
 
+	"github.com/puretasks/k8s-conformance/internal/lanes"
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/report"
 )
@@ -70,9 +71,16 @@ func TestMain(m *testing.M) {
 		for k, v := range cfg.SkipLabels() {
 			skip[k] = v
 		}
-		skip["id"] = append(skip["id"], optInChecks...)
+		// A previous revision given is L-UPGRADE selected.
+		var left []string
+		for _, id := range optInChecks {
+			if id != upgradeID || os.Getenv(lanes.UpgradeFromEnv) == "" {
+				left = append(left, id)
+			}
+		}
+		skip["id"] = append(skip["id"], left...)
 		cfg.WithSkipLabels(skip)
-		fmt.Fprintf(os.Stderr, "e2e: opt-in checks not selected: %v (run them with CHECKS=%s or --labels id=...)\n", optInChecks, strings.Join(optInChecks, ","))
+		fmt.Fprintf(os.Stderr, "e2e: opt-in checks not selected: %v (run them with CHECKS=%s or --labels id=...)\n", left, strings.Join(left, ","))
 	}
 	sel, err := live.NewSelection(cfg, run)
 	if err != nil {
@@ -87,6 +95,13 @@ func TestMain(m *testing.M) {
 		}
 		for _, p := range partial {
 			fmt.Fprintf(os.Stderr, "e2e: %s: part of its assessments is filtered out; it will be NOT RUN (not passed)\n", p)
+		}
+		if upgradePlan, err = planUpgrade(context.Background(), upgradeSelected(sel)); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			os.Exit(2)
+		}
+		if upgradePlan != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s: %s\n", upgradeID, upgradePlan.Summary())
 		}
 	}
 	cfg.WithParallelTestEnabled()
@@ -165,6 +180,7 @@ func TestTodoApp(t *testing.T) {
 func laneTests() map[string][]types.Feature {
 	return map[string][]types.Feature{
 		"TestTodoApp": {
+			upgradeFeature(), // first: with a previous revision, the lane's app is the upgrade's
 			applyFeature(),
 			envFeature(),
 			qosFeature(),
@@ -188,6 +204,16 @@ func laneChecks(t *testing.T) []types.Feature {
 		t.Fatalf("%s is not a lane of laneTests()", t.Name())
 	}
 	return fs
+}
+
+// upgradeSelected reports whether the selection runs L-UPGRADE.
+func upgradeSelected(sel *live.Selection) bool {
+	for _, c := range plannedChecks() {
+		if c.Feature == upgradeID && len(sel.Steps(c)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func plannedChecks() []live.PlannedCheck {

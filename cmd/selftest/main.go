@@ -269,7 +269,7 @@ func runLive(ctx context.Context, root, artifacts string, ms []selftest.Mutant, 
 		return nil, nil, timings, err
 	}
 	d := selftest.Driver{
-		Runner:   selftest.BinaryRunner{Binary: bin, Dir: filepath.Join(root, "e2e"), Grace: selftest.RunExit.Timeout},
+		Runner:   selftest.BinaryRunner{Binary: bin, Dir: filepath.Join(root, "e2e"), Grace: selftest.RunExit.Timeout, ModuleRoot: root},
 		Restorer: selftest.ClusterRestorer{Client: cs, Base: base, Wait: selftest.ClusterRestored},
 		Log:      os.Stderr,
 	}

@@ -38,15 +38,17 @@ const (
 	notShown = "(not shown)"
 )
 
-// Redactor turns a value that may hold a credential into printable text.
-type Redactor func(string) string
+// Redactor turns a value that may hold a credential into printable text;
+// key is the name the value sits under (a data key, an env var's name, the
+// last field of its path), as staticcheck.Redact reads it.
+type Redactor func(key, text string) string
 
 // Diff compares the objects of two sets. redact is applied to every value
 // printed outside Secrets (nil prints values as they are); Secret data and
 // stringData are never printed at all.
 func Diff(old, new []manifests.Object, redact Redactor) ([]Change, error) {
 	if redact == nil {
-		redact = func(s string) string { return s }
+		redact = func(_, s string) string { return s }
 	}
 	before, err := index(old)
 	if err != nil {
@@ -124,17 +126,39 @@ func (w *walker) show(path string, v any) string {
 	if v == nil {
 		return absent
 	}
-	if w.secret && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData")) {
+	if w.secret && !secretShown(path) {
 		return notShown
 	}
 	switch t := v.(type) {
 	case map[string]any, []any:
 		return present
 	case string:
-		return strconv.Quote(w.redact(t))
+		return strconv.Quote(w.redact(valueKey(path), t))
 	default:
-		return w.redact(fmt.Sprint(t))
+		return w.redact(valueKey(path), fmt.Sprint(t))
 	}
+}
+
+// secretShown are the fields of a Secret whose values may be printed: its
+// type and labels. Everything else (data, stringData, and annotations such
+// as kubectl's last-applied-configuration, which holds the data) is not.
+func secretShown(path string) bool {
+	return path == "type" || path == "immutable" || strings.HasPrefix(path, "metadata.labels.")
+}
+
+// valueKey is the name a value sits under: the item name of an env entry
+// (env[DB_PASSWORD].value), else the last field of the path
+// (data.DATABASE_URL).
+func valueKey(path string) string {
+	if strings.HasSuffix(path, "].value") {
+		if i := strings.LastIndexByte(path, '['); i >= 0 {
+			return path[i+1 : len(path)-len("].value")]
+		}
+	}
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
 }
 
 func (w *walker) walk(path string, old, new any) {

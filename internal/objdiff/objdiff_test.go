@@ -1,6 +1,7 @@
 package objdiff
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,7 +73,8 @@ func TestDiffRedactsOtherValues(t *testing.T) {
 		Data: map[string]string{"DATABASE_URL": "postgres://u:fake-pass-1@db/x"}}
 	b := a.DeepCopy()
 	b.Data["DATABASE_URL"] = "postgres://u:fake-pass-2@db/x"
-	changes, err := Diff([]manifests.Object{{Object: a}}, []manifests.Object{{Object: b}}, func(s string) string {
+	changes, err := Diff([]manifests.Object{{Object: a}}, []manifests.Object{{Object: b}}, func(key, s string) string {
+		assert.Equal(t, "DATABASE_URL", key, "the redactor is told the key the value sits under")
 		return strings.ReplaceAll(strings.ReplaceAll(s, "fake-pass-1", "***"), "fake-pass-2", "***")
 	})
 	require.NoError(t, err)
@@ -84,4 +86,30 @@ func TestDiffUnchanged(t *testing.T) {
 	changes, err := Diff([]manifests.Object{{Object: svc(8000)}}, []manifests.Object{{Object: svc(8000)}}, nil)
 	require.NoError(t, err)
 	assert.Empty(t, changes)
+}
+
+func TestDiffNeverShowsASecretsAnnotations(t *testing.T) {
+	a := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "n",
+		Labels:      map[string]string{"tier": "old"},
+		Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"K":"ZmFrZS1vbGQ="}}`}}}
+	b := a.DeepCopy()
+	b.Labels["tier"] = "new"
+	b.Annotations["kubectl.kubernetes.io/last-applied-configuration"] = `{"data":{"K":"ZmFrZS1uZXc="}}`
+	changes, err := Diff([]manifests.Object{{Object: a}}, []manifests.Object{{Object: b}}, nil)
+	require.NoError(t, err)
+	text := fmt.Sprint(changes)
+	assert.Contains(t, text, `metadata.labels.tier: "old" → "new"`, "a Secret's labels are shown")
+	assert.Contains(t, text, "last-applied-configuration: (not shown) → (changed, not shown)")
+	assert.NotContains(t, text, "ZmFrZS1", "a Secret's annotation may hold its data: never shown")
+}
+
+func TestValueKey(t *testing.T) {
+	for path, want := range map[string]string{
+		"spec.template.spec.containers[backend].env[DB_PASSWORD].value": "DB_PASSWORD",
+		"data.DATABASE_URL": "DATABASE_URL",
+		"spec.replicas":     "replicas",
+		"kind":              "kind",
+	} {
+		assert.Equal(t, want, valueKey(path), path)
+	}
 }

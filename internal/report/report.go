@@ -154,7 +154,7 @@ type ProbeMeasurement struct {
 // (live)") in its order: the order every table of the report lists them in.
 var LiveIDs = []string{
 	"L-APPLY", "L-ROLLOUT", "L-TRAFFIC", "L-SCALE", "L-DNS", "L-LB", "L-INTERNAL",
-	"L-NODEPORT", "L-ENV", "L-STARTUP", "L-LIVENESS", "L-READINESS", "L-PVC", "L-QOS", "L-HELM",
+	"L-NODEPORT", "L-ENV", "L-STARTUP", "L-LIVENESS", "L-READINESS", "L-PVC", "L-QOS", "L-HELM", "L-UPGRADE",
 }
 
 // OptInIDs are live IDs a run includes only when a selection names them
@@ -165,7 +165,10 @@ var LiveIDs = []string{
 // lane adds about 2.5 minutes to a full run; until its traffic judgement is
 // proven stable beside the other lanes (make soak), it is not part of the
 // default verdict.
-var OptInIDs = []string{"L-HELM"}
+//
+// L-UPGRADE needs a previous revision to upgrade from: it runs exactly when
+// E2E_UPGRADE_FROM (make conformance UPGRADE_FROM=<ref>) names one.
+var OptInIDs = []string{"L-HELM", "L-UPGRADE"}
 
 // DefaultIDs are the live IDs a run with no selection judges: LiveIDs
 // without OptInIDs, in catalogue order.

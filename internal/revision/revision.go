@@ -33,8 +33,9 @@ type Tree struct {
 // Remove deletes the extracted copy.
 func (t *Tree) Remove() error { return os.RemoveAll(t.root) }
 
-// Extract copies dir (a directory or file inside a git work tree) as it was at ref into a new
-// temporary directory. A ref that does not name a commit, and a dir that
+// Extract copies the work tree that holds dir (a directory or file inside a
+// git work tree) as it was at ref into a new temporary directory; Tree.Dir is
+// dir's counterpart there. A ref that does not name a commit, and a dir that
 // did not exist at that commit, are errors of one line.
 func Extract(ctx context.Context, dir, ref string) (*Tree, error) {
 	abs, err := filepath.Abs(dir)
@@ -78,13 +79,15 @@ func Extract(ctx context.Context, dir, ref string) (*Tree, error) {
 	commit = strings.TrimSpace(commit)
 
 	pathspec := filepath.ToSlash(rel)
-	args := []string{"archive", "--format=tar", commit}
 	if pathspec != "." {
 		if _, err := git(ctx, top, "cat-file", "-e", commit+":"+pathspec); err != nil {
 			return nil, fmt.Errorf("revision: %s did not exist at %s (%s)", pathspec, ref, short(commit))
 		}
-		args = append(args, "--", pathspec)
 	}
+	// The whole tree, not only dir: a kustomization refers to bases and
+	// components beside it (../base), and a chart to its file:// dependencies,
+	// exactly as in a checkout of that commit.
+	args := []string{"archive", "--format=tar", commit}
 	root, err := os.MkdirTemp("", "manifests-at-"+short(commit)+"-")
 	if err != nil {
 		return nil, err

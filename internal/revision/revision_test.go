@@ -79,3 +79,24 @@ func TestExtractErrors(t *testing.T) {
 		})
 	}
 }
+
+// A kustomization refers to what sits beside it (../base): the revision of
+// a subdirectory brings its siblings as they were too.
+func TestExtractOfASubdirectoryBringsItsSiblings(t *testing.T) {
+	dir, _ := repo(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "manifests", "overlay"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifests", "overlay", "kustomization.yaml"), []byte("resources: [../base]\n"), 0o644))
+	for _, args := range [][]string{{"add", "manifests/overlay"}, {"commit", "-qm", "overlay"}} {
+		cmd := exec.Command("git", append([]string{"-c", "user.email=t@example.invalid", "-c", "user.name=t"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	tree, err := Extract(context.Background(), filepath.Join(dir, "manifests", "overlay"), "HEAD")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, tree.Remove()) })
+	assert.FileExists(t, filepath.Join(tree.Dir, "kustomization.yaml"))
+	got, err := os.ReadFile(filepath.Join(tree.Dir, "..", "base", "app.yaml"))
+	require.NoError(t, err, "the overlay's ../base came with it")
+	assert.Equal(t, "new: 2\n", string(got), "as committed, not the work tree's")
+}

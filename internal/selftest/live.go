@@ -126,7 +126,11 @@ func (r LiveRun) Command() string {
 	for _, e := range r.Env {
 		env = append(env, e)
 	}
-	return strings.Join(env, " ") + " go test ./e2e -tags e2e -count=1 -v -args " + strings.Join(r.Args[slices.Index(r.Args, "--labels"):], " ")
+	cmd := strings.Join(env, " ") + " go test ./e2e -tags e2e -count=1 -v -args " + strings.Join(r.Args[slices.Index(r.Args, "--labels"):], " ")
+	if r.Mutant.UpgradeFromBase {
+		cmd += "   (MANIFESTS_DIR: the mutant in a git repository whose HEAD is the release before it, with E2E_UPGRADE_FROM=HEAD; selftest.UpgradeRepo lays it out)"
+	}
+	return cmd
 }
 
 // PlanLive lays out one run per mutant that names live IDs: only those
@@ -281,7 +285,11 @@ const ControlName = "control"
 func PlanControl(manifestsDir, artifacts, kubeconfig string, timeout time.Duration) LiveRun {
 	m := Mutant{Name: ControlName, Dir: manifestsDir, Descriptor: Descriptor{
 		Why: "the repository's own manifests: every live check must pass", Live: LiveIDs}}
-	return PlanLive([]Mutant{m}, artifacts, kubeconfig, timeout)[0]
+	run := PlanLive([]Mutant{m}, artifacts, kubeconfig, timeout)[0]
+	// L-UPGRADE's control is the manifests applied over their own last
+	// commit: unchanged in a clean checkout, which must change nothing.
+	run.Env = append(run.Env, "E2E_UPGRADE_FROM=HEAD")
+	return run
 }
 
 // ControlResult is what the control run saw.
@@ -406,6 +414,9 @@ type BinaryRunner struct {
 	Dir    string
 	// Grace is how long the binary gets to tear down after SIGINT.
 	Grace time.Duration
+	// ModuleRoot is the module's root, which an upgrade mutant's
+	// repository copies the manifests from (UpgradeRepo).
+	ModuleRoot string
 }
 
 // Run starts the binary and waits. On ctx's end it sends SIGINT (the suite
@@ -424,9 +435,19 @@ func (b BinaryRunner) Run(ctx context.Context, r LiveRun) (int, error) {
 		return -1, err
 	}
 	defer log.Close()
+	env := append(os.Environ(), r.Env...)
+	if r.Mutant.UpgradeFromBase {
+		dir, cleanup, err := UpgradeRepo(ctx, r.Mutant, b.ModuleRoot)
+		if err != nil {
+			return -1, err
+		}
+		defer func() { _ = cleanup() }()
+		// Later entries win (os/exec keeps the last of a name).
+		env = append(env, "MANIFESTS_DIR="+dir, "E2E_UPGRADE_FROM=HEAD")
+	}
 	cmd := exec.CommandContext(ctx, b.Binary, r.Args...)
 	cmd.Dir = b.Dir
-	cmd.Env = append(os.Environ(), r.Env...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = b.Grace

@@ -307,7 +307,8 @@ func TestControlRunDiscreditsChecksThatFailOnGoodManifests(t *testing.T) {
 	art := t.TempDir()
 	control := PlanControl("/repo/manifests", art, "kc", time.Minute)
 	assert.Equal(t, ControlName, control.Mutant.Name)
-	assert.Contains(t, control.Args, "id=L-APPLY,id=L-ROLLOUT,id=L-TRAFFIC,id=L-SCALE,id=L-DNS,id=L-LB,id=L-INTERNAL,id=L-NODEPORT,id=L-ENV,id=L-STARTUP,id=L-LIVENESS,id=L-READINESS,id=L-PVC,id=L-QOS,id=L-HELM")
+	assert.Contains(t, control.Args, "id=L-APPLY,id=L-ROLLOUT,id=L-TRAFFIC,id=L-SCALE,id=L-DNS,id=L-LB,id=L-INTERNAL,id=L-NODEPORT,id=L-ENV,id=L-STARTUP,id=L-LIVENESS,id=L-READINESS,id=L-PVC,id=L-QOS,id=L-HELM,id=L-UPGRADE")
+	assert.Contains(t, control.Env, "E2E_UPGRADE_FROM=HEAD", "L-UPGRADE's control: the repository's manifests over their own last commit")
 	var good []report.Check
 	for _, id := range LiveIDs {
 		v := report.Pass

@@ -45,6 +45,11 @@ type Descriptor struct {
 	// `make selftest` stays near its 15-minute goal; the static half always
 	// runs them.
 	Slow string `json:"slow,omitempty"`
+	// UpgradeFromBase makes the live run a change: a git repository whose
+	// last commit holds the mutant's kustomization without its patches (the
+	// release before) and whose work tree holds the mutant, run with
+	// E2E_UPGRADE_FROM=HEAD (UpgradeRepo). For breaks only L-UPGRADE sees.
+	UpgradeFromBase bool `json:"upgradeFromBase,omitempty"`
 }
 
 // Mutant is one broken variant of the manifests.
@@ -137,6 +142,9 @@ func (m Mutant) validate(path string) error {
 		if !slices.Contains(m.Live, id) {
 			errs = append(errs, fmt.Errorf("selftest: %s: expect: %s is not one of the mutant's live IDs %v", path, id, m.Live))
 		}
+	}
+	if upgrade := slices.Contains(m.Live, UpgradeID); upgrade != m.UpgradeFromBase {
+		errs = append(errs, fmt.Errorf("selftest: %s: %s is judged only on a change: name it in live exactly when upgradeFromBase is true", path, UpgradeID))
 	}
 	if dup := duplicates(m.Static, m.Live); len(dup) > 0 {
 		errs = append(errs, fmt.Errorf("selftest: %s: IDs named twice: %v", path, dup))
