@@ -70,6 +70,20 @@ func TestTerminalReasonOfAMissingImage(t *testing.T) {
 	assert.Empty(t, ImageHint(TerminalReason(p)))
 }
 
+// A kubelet whose ConfigMap cache has not synced retries: the wait goes on
+// (a node's fault, reported as ERROR by the check if it lasts), while a
+// missing ConfigMap is the manifests' and ends the wait at once.
+func TestTerminalReasonOfAKubeletCacheIsNone(t *testing.T) {
+	w := &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: "failed to sync configmap cache: timed out waiting for the condition"}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "backend-7d9"}, Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "backend",
+		State: corev1.ContainerState{Waiting: w}}}}}
+	assert.True(t, KubeletCacheNotSynced(w))
+	assert.Empty(t, TerminalReason(p), "the kubelet retries a cache that did not sync")
+	w.Message = `configmap "todo-app-config" not found`
+	assert.False(t, KubeletCacheNotSynced(w))
+	assert.Contains(t, TerminalReason(p), `CreateContainerConfigError: configmap "todo-app-config" not found`)
+}
+
 // D11: a cluster that has a todo-app namespace (or one a run left) is refused
 // with the way out, unless the override is set.
 func TestExistingClusterWithTheAppNamespaceIsRefused(t *testing.T) {

@@ -92,11 +92,21 @@ var terminalWaiting = map[string]bool{
 	"InvalidImageName": true, "CreateContainerConfigError": true, "CreateContainerError": true,
 }
 
+// KubeletCacheNotSynced reports a container the kubelet could not create
+// because its own ConfigMap or Secret cache had not synced yet
+// ("failed to sync configmap cache: timed out waiting for the condition"):
+// the kubelet retries it, so it is no reason to stop waiting, and it is a
+// node's fault, never the manifests' (a missing key or object reads
+// differently: `configmap "x" not found`).
+func KubeletCacheNotSynced(w *corev1.ContainerStateWaiting) bool {
+	return w != nil && w.Reason == "CreateContainerConfigError" && strings.Contains(w.Message, "failed to sync")
+}
+
 // TerminalReason returns why a pod can never become ready, if it cannot,
 // naming the pod, its node, the container and its image.
 func TerminalReason(p *corev1.Pod) string {
 	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		if w := cs.State.Waiting; w != nil && terminalWaiting[w.Reason] {
+		if w := cs.State.Waiting; w != nil && terminalWaiting[w.Reason] && !KubeletCacheNotSynced(w) {
 			node := p.Spec.NodeName
 			if node == "" {
 				node = "(not scheduled)"

@@ -372,7 +372,7 @@ func (c *Check) kubeletTrouble(ctx context.Context, t TB) {
 		for _, p := range pods.Items {
 			for _, st := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
 				w := st.State.Waiting
-				if w != nil && w.Reason == "CreateContainerConfigError" && strings.Contains(w.Message, "failed to sync") {
+				if KubeletCacheNotSynced(w) {
 					c.Error(t, report.CodeKubelet, "pod "+ns+"/"+p.Name, "the kubelet could not start container %s: %s: %s (a node fault, not the manifests')", st.Name, w.Reason, w.Message)
 					return
 				}

@@ -160,6 +160,7 @@ func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment s
 		obs.OldPods = append(obs.OldPods, p.Name)
 		seen[p.Name] = stateOf(p)
 	}
+	sort.Strings(obs.OldPods) // the store lists in map order
 	observeLocked("before")
 	mu.Unlock()
 	triggered.Store(true)
