@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,7 +210,7 @@ func laneChecks(t *testing.T) []types.Feature {
 // upgradeSelected reports whether the selection runs L-UPGRADE.
 func upgradeSelected(sel *live.Selection) bool {
 	for _, c := range plannedChecks() {
-		if c.Feature == upgradeID && len(sel.Steps(c)) > 0 {
+		if slices.Contains(c.Labels["id"], upgradeID) && len(sel.Steps(c)) > 0 {
 			return true
 		}
 	}
