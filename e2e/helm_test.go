@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -48,7 +49,7 @@ func helmChartDir() (string, error) {
 
 func helmFeature() features.Feature {
 	const id = "L-HELM"
-	return check(id, "the chart installs through the Helm SDK (helm install --create-namespace --wait), its helm test passes, a helm upgrade rolls with zero unavailable and zero failed requests, helm uninstall removes the release").
+	return check(id, "the chart installs through the Helm SDK (helm install --wait, with --create-namespace and into an existing namespace), its helm test passes, a helm upgrade rolls with zero unavailable and zero failed requests, helm uninstall removes the release").
 		Assess("install, test, upgrade under traffic, uninstall", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
 			s := c.Suite
@@ -70,17 +71,32 @@ func helmFeature() features.Feature {
 			if err != nil {
 				c.Fatal(t, "chart "+dir, "not run: %v", err)
 			}
+			// The other way a Helm user installs: into a namespace that
+			// exists, without --create-namespace.
+			existing := lanes.HelmExistingNamespace
+			if err := c.Lane.Namespace(ctx, existing, nil); err != nil {
+				c.Fatal(t, "namespace "+existing, "not run: %v", err)
+			}
+			h2, err := lanes.NewHelm(s.Kubeconfig, existing, dir, s.Log)
+			if err != nil {
+				c.Fatal(t, "chart "+dir, "not run: %v", err)
+			}
 			// Helm creates the namespace; the lane deletes it when it
 			// ends and collects a failed check's evidence from it.
 			c.Lane.Own(ns)
 			r := lanes.NewRecorder(t, id, c, nil)
-			if lanes.HelmRoom(ctx, env, r) && lanes.HelmInstall(ctx, h, r) {
-				if err := lanes.MarkNamespace(ctx, env, ns); err != nil {
-					r.Fail("namespace "+ns, "%v", err)
+			if lanes.HelmRoom(ctx, env, r, 2) {
+				var wg sync.WaitGroup
+				wg.Go(func() { lanes.HelmInstallIntoExisting(ctx, env, h2, r) })
+				if lanes.HelmInstall(ctx, h, r) {
+					if err := lanes.MarkNamespace(ctx, env, ns); err != nil {
+						r.Fail("namespace "+ns, "%v", err)
+					}
+					lanes.HelmTest(h, r, s.Log)
+					lanes.HelmUpgradeUnderTraffic(ctx, env, h, r, spec.Seed.Backend.Deployment.Container.Image)
+					lanes.HelmUninstall(ctx, env, h, r)
 				}
-				lanes.HelmTest(h, r, s.Log)
-				lanes.HelmUpgradeUnderTraffic(ctx, env, h, r, spec.Seed.Backend.Deployment.Container.Image)
-				lanes.HelmUninstall(ctx, env, h, r)
+				wg.Wait()
 			}
 			r.RequireOutcome("namespace " + ns)
 			return ctx

@@ -41,6 +41,9 @@ const (
 	// HelmNamespace is the L-HELM lane's namespace: Helm creates it
 	// (--create-namespace), the lane deletes it when it ends.
 	HelmNamespace = "todo-helm"
+	// HelmExistingNamespace is where the lane's second release goes: a
+	// namespace that exists before `helm install` (no --create-namespace).
+	HelmExistingNamespace = "todo-helm-existing"
 	// HelmRelease is the release's name, the one the chart's NOTES and
 	// README use.
 	HelmRelease = "todo-app"
@@ -68,6 +71,9 @@ type Helm struct {
 	Namespace string
 	Release   string
 	Values    map[string]any
+	// CreateNamespace is --create-namespace: true for a namespace Helm
+	// creates, false to install into one that exists.
+	CreateNamespace bool
 }
 
 // NewHelm loads the chart in chartDir and configures the SDK for the
@@ -86,7 +92,7 @@ func NewHelm(kubeconfig, ns, chartDir string, log io.Writer) (*Helm, error) {
 	if err := cfg.Init(flags, ns, "secret"); err != nil {
 		return nil, fmt.Errorf("helm configuration for namespace %s: %w", ns, err)
 	}
-	return &Helm{Config: cfg, Chart: ch, Namespace: ns, Release: HelmRelease, Values: HelmValues()}, nil
+	return &Helm{Config: cfg, Chart: ch, Namespace: ns, Release: HelmRelease, Values: HelmValues(), CreateNamespace: true}, nil
 }
 
 func (h *Helm) resource() string { return "release " + h.Namespace + "/" + h.Release }
@@ -100,12 +106,12 @@ func v1Release(r ri.Releaser) (*release.Release, error) {
 	return rel, nil
 }
 
-// Install is `helm install RELEASE CHART -n NS --create-namespace --wait`.
+// Install is `helm install RELEASE CHART -n NS [--create-namespace] --wait`.
 func (h *Helm) Install(ctx context.Context) (*release.Release, error) {
 	in := action.NewInstall(h.Config)
 	in.ReleaseName = h.Release
 	in.Namespace = h.Namespace
-	in.CreateNamespace = true
+	in.CreateNamespace = h.CreateNamespace
 	in.WaitStrategy = helmWait
 	in.Timeout = helmTimeout
 	r, err := in.RunWithContext(ctx, h.Chart, h.Values)
@@ -189,17 +195,36 @@ func HelmInstall(ctx context.Context, h *Helm, r *Recorder) bool {
 	start := time.Now()
 	rel, err := h.Install(ctx)
 	took := time.Since(start)
+	cmd := h.installCommand()
 	if err != nil {
-		r.Fail(h.resource(), "expected helm install --create-namespace --wait to succeed, got: %v", err)
+		r.Fail(h.resource(), "expected %s to succeed, got: %v", cmd, err)
 		return false
 	}
 	if rel.Info == nil || rel.Info.Status != relcommon.StatusDeployed {
-		r.Fail(h.resource(), "expected status %s after install, got %s", relcommon.StatusDeployed, status(rel))
+		r.Fail(h.resource(), "expected status %s after %s, got %s", relcommon.StatusDeployed, cmd, status(rel))
 		return false
 	}
-	r.Measure("helm install --create-namespace --wait (%s): revision %d %s in %s, chart %s, %d test hook(s)",
-		helmWait, rel.Version, status(rel), took.Round(100*time.Millisecond), chartName(rel), len(testHooks(rel)))
+	r.Measure("%s (%s): revision %d %s in %s, chart %s, %d test hook(s)",
+		cmd, helmWait, rel.Version, status(rel), took.Round(100*time.Millisecond), chartName(rel), len(testHooks(rel)))
 	return true
+}
+
+func (h *Helm) installCommand() string {
+	if h.CreateNamespace {
+		return "helm install -n " + h.Namespace + " --create-namespace --wait"
+	}
+	return "helm install -n " + h.Namespace + " --wait (into the existing namespace)"
+}
+
+// HelmInstallIntoExisting is `helm install -n NS --wait` without
+// --create-namespace into a namespace that exists (the lane created it), the
+// other way a Helm user installs; the release is uninstalled at once. The
+// chart must not render the release's own Namespace for this to work.
+func HelmInstallIntoExisting(ctx context.Context, env Env, h *Helm, r *Recorder) {
+	h.CreateNamespace = false
+	if HelmInstall(ctx, h, r) {
+		HelmUninstall(ctx, env, h, r)
+	}
 }
 
 // HelmTest runs `helm test` and requires every test hook of the chart to
@@ -524,10 +549,15 @@ func HelmDemand() []live.Demand {
 	return out
 }
 
-// HelmRoom waits until the cluster can hold the release beside the other
-// lanes; false (a failure) when room never came.
-func HelmRoom(ctx context.Context, env Env, r *Recorder) bool {
-	msg, err := WaitForRoom(ctx, env.Clientset, HelmDemand(), poll.Rollout)
+// HelmRoom waits until the cluster can hold the lane's releases (each
+// with its surge pods) beside the other lanes; false (a failure) when room
+// never came.
+func HelmRoom(ctx context.Context, env Env, r *Recorder, releases int) bool {
+	var demand []live.Demand
+	for range releases {
+		demand = append(demand, HelmDemand()...)
+	}
+	msg, err := WaitForRoom(ctx, env.Clientset, demand, poll.Rollout)
 	if err != nil {
 		r.Fail("cluster", "no room for the helm release: %v", err)
 		return false

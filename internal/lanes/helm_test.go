@@ -49,7 +49,7 @@ func fakeHelm(t *testing.T, kc *kubefake.FailingKubeClient) *Helm {
 	cfg.Releases = storage.Init(driver.NewMemory())
 	cfg.KubeClient = kc
 	cfg.Capabilities = caps
-	return &Helm{Config: cfg, Chart: ch, Namespace: HelmNamespace, Release: HelmRelease, Values: HelmValues()}
+	return &Helm{Config: cfg, Chart: ch, Namespace: HelmNamespace, Release: HelmRelease, Values: HelmValues(), CreateNamespace: true}
 }
 
 func TestHelmInstallTestUninstall(t *testing.T) {
@@ -73,6 +73,26 @@ func TestHelmInstallTestUninstall(t *testing.T) {
 	assert.ErrorIs(t, err, driver.ErrReleaseNotFound)
 }
 
+// The second release goes into a namespace that exists, without
+// --create-namespace, and is uninstalled; a failure of either is the check's.
+func TestHelmInstallIntoExisting(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{})
+	h.Namespace = HelmExistingNamespace
+	r, ft, _ := newRecorder("L-HELM")
+	HelmInstallIntoExisting(context.Background(), Env{Clientset: fake.NewClientset()}, h, r)
+	assert.Empty(t, ft.failures())
+	assert.Contains(t, ft.measurements(), "helm install -n todo-helm-existing --wait (into the existing namespace)")
+	assert.Contains(t, ft.measurements(), "helm uninstall --wait")
+	assert.False(t, h.CreateNamespace)
+
+	h = fakeHelm(t, &kubefake.FailingKubeClient{WaitError: errors.New("context deadline exceeded")})
+	h.Namespace = HelmExistingNamespace
+	r, ft, _ = newRecorder("L-HELM")
+	HelmInstallIntoExisting(context.Background(), Env{Clientset: fake.NewClientset()}, h, r)
+	assert.Contains(t, ft.failures(), "expected helm install -n todo-helm-existing --wait (into the existing namespace) to succeed")
+	assert.NotContains(t, ft.measurements(), "helm uninstall", "nothing installed, nothing to uninstall")
+}
+
 // The values the lane installs with keep the todo-app lane's NodePort free,
 // and the chart's schema accepts them.
 func TestHelmValuesLeaveTheNodePortAlone(t *testing.T) {
@@ -92,7 +112,7 @@ func TestHelmInstallFailureIsAFailure(t *testing.T) {
 	h := fakeHelm(t, &kubefake.FailingKubeClient{CreateError: errors.New("admission webhook denied the request")})
 	r, ft, _ := newRecorder("L-HELM")
 	assert.False(t, HelmInstall(context.Background(), h, r))
-	assert.Contains(t, ft.failures(), "release todo-helm/todo-app: expected helm install --create-namespace --wait to succeed")
+	assert.Contains(t, ft.failures(), "release todo-helm/todo-app: expected helm install -n todo-helm --create-namespace --wait to succeed")
 	assert.Contains(t, ft.failures(), "admission webhook denied the request")
 
 	h = fakeHelm(t, &kubefake.FailingKubeClient{WaitError: errors.New("context deadline exceeded")})
