@@ -216,16 +216,59 @@ func (h *Helm) installCommand() string {
 	return "helm install -n " + h.Namespace + " --wait (into the existing namespace)"
 }
 
+// HelmPVName and helmStorageClass keep the second release's volume apart
+// from the storage lane's (the chart's default PV name is the seed's, and
+// PVs are cluster-scoped): its own PV, and a class only its claim asks for.
+const (
+	HelmPVName       = "todo-helm-uploads-pv"
+	helmStorageClass = "todo-helm-manual"
+)
+
+// HelmPersistentValues are HelmValues with the chart's persistent uploads
+// on, under the lane's own PV name and storage class.
+func HelmPersistentValues() map[string]any {
+	v := HelmValues()
+	v["persistence"] = map[string]any{"enabled": true, "volumeName": HelmPVName, "storageClassName": helmStorageClass}
+	return v
+}
+
 // HelmInstallIntoExisting is `helm install -n NS --wait` without
 // --create-namespace into a namespace that exists (the lane created it), the
-// other way a Helm user installs; the release is uninstalled at once. The
-// chart must not render the release's own Namespace for this to work.
+// other way a Helm user installs, with the chart's persistent uploads on.
+// A file is written through the backend, then `helm uninstall` must leave
+// the Retain PV Released with the file still on the node (RetainedAfter).
+// The chart must not render the release's own Namespace for the install to
+// work.
 func HelmInstallIntoExisting(ctx context.Context, env Env, h *Helm, r *Recorder) {
 	h.CreateNamespace = false
-	if HelmInstall(ctx, h, r) {
-		HelmUninstall(ctx, env, h, r)
+	h.Values = HelmPersistentValues()
+	if env.CreatedPV != nil {
+		env.CreatedPV(HelmPVName) // even a failed install may have created it
 	}
+	if !HelmInstall(ctx, h, r) {
+		return
+	}
+	uninstall := func(context.Context) error { HelmUninstall(ctx, env, h, r); return nil }
+	pod, err := backendPod(ctx, env, h.Namespace)
+	if err != nil {
+		r.Fail("Deployment "+h.Namespace+"/"+spec.Seed.Backend.Deployment.Name, "with the release's claim: %v", err)
+		_ = uninstall(ctx)
+		return
+	}
+	file := "helm-retained.txt"
+	content := "written through release " + h.Namespace + "/" + h.Release + " before helm uninstall"
+	if err := upload(ctx, env, pod, file, content); err != nil {
+		reportStepError(r, "pod "+h.Namespace+"/"+pod.Name, err, "writing %s through the release's claim", file)
+		_ = uninstall(ctx)
+		return
+	}
+	r.Measure("%s written through backend pod %s on node %s (claim of PV %s)", file, pod.Name, pod.Spec.NodeName, HelmPVName)
+	RetainedAfter(ctx, env, r, h.Namespace, pod.Spec.NodeName, HelmPVName, file, content, helmRetainHold, "helm uninstall", uninstall)
 }
+
+// helmRetainHold is how long the PV must stay Released after the uninstall
+// (the storage lane's hold; unit tests shorten it).
+var helmRetainHold = PVRetainHold
 
 // HelmTest runs `helm test` and requires every test hook of the chart to
 // have run and succeeded; a chart without tests has tested nothing.

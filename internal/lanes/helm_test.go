@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/puretasks/k8s-conformance/internal/kubeversion"
 	"github.com/puretasks/k8s-conformance/internal/live"
@@ -73,21 +76,94 @@ func TestHelmInstallTestUninstall(t *testing.T) {
 	assert.ErrorIs(t, err, driver.ErrReleaseNotFound)
 }
 
+// helmReleaseCluster is what the second release leaves in a cluster: its
+// backend Deployment with one Ready pod on worker1, a reader pod that runs
+// when created, and the release's PV as pv says; files are what the node's
+// hostPath holds.
+func helmReleaseCluster(t *testing.T, pv *corev1.PersistentVolume, files map[string]string) Env {
+	t.Helper()
+	ns := HelmExistingNamespace
+	cs := backendCopy(t, ns)
+	cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.GetAction).GetName() != hostPathReader {
+			return false, nil, nil
+		}
+		obj, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), ns, hostPathReader)
+		if err != nil {
+			return true, nil, err
+		}
+		p := obj.(*corev1.Pod).DeepCopy()
+		p.Status.Phase = corev1.PodRunning
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "reader", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+		return true, p, nil
+	})
+	pvTimeline(cs, pv, 0, nil)
+	return Env{Clientset: cs, Proxy: func(_ context.Context, method, _, pod string, _ int32, path string, body []byte) (int, []byte, error) {
+		name := strings.TrimPrefix(path, "/api/uploads/")
+		switch {
+		case method == "PUT":
+			return http.StatusCreated, nil, nil
+		case pod != hostPathReader:
+			return http.StatusNotFound, nil, nil
+		}
+		if c, ok := files[name]; ok {
+			return http.StatusOK, []byte(c), nil
+		}
+		return http.StatusNotFound, []byte(`{"error":"no such upload"}`), nil
+	}}
+}
+
+func helmPV(phase corev1.PersistentVolumePhase) *corev1.PersistentVolume {
+	pv := seedPV(corev1.PersistentVolumeReclaimRetain, phase)
+	pv.Name = HelmPVName
+	return pv
+}
+
 // The second release goes into a namespace that exists, without
-// --create-namespace, and is uninstalled; a failure of either is the check's.
+// --create-namespace, with persistence on; helm uninstall must leave its
+// Retain PV Released with the file written through it.
 func TestHelmInstallIntoExisting(t *testing.T) {
+	helmRetainHold = testHold
+	t.Cleanup(func() { helmRetainHold = PVRetainHold })
+	content := "written through release todo-helm-existing/todo-app before helm uninstall"
+	var created []string
+	env := helmReleaseCluster(t, helmPV(corev1.VolumeReleased), map[string]string{"helm-retained.txt": content})
+	env.CreatedPV = func(name string) { created = append(created, name) }
 	h := fakeHelm(t, &kubefake.FailingKubeClient{})
 	h.Namespace = HelmExistingNamespace
 	r, ft, _ := newRecorder("L-HELM")
-	HelmInstallIntoExisting(context.Background(), Env{Clientset: fake.NewClientset()}, h, r)
+	HelmInstallIntoExisting(context.Background(), env, h, r)
 	assert.Empty(t, ft.failures())
-	assert.Contains(t, ft.measurements(), "helm install -n todo-helm-existing --wait (into the existing namespace)")
-	assert.Contains(t, ft.measurements(), "helm uninstall --wait")
+	m := ft.measurements()
+	assert.Contains(t, m, "helm install -n todo-helm-existing --wait (into the existing namespace)")
+	assert.Contains(t, m, "PV todo-helm-uploads-pv Released")
+	assert.Contains(t, m, "after helm uninstall")
+	assert.Contains(t, m, "helm-retained.txt still on node worker1's hostPath")
 	assert.False(t, h.CreateNamespace)
+	assert.Equal(t, []string{HelmPVName}, created, "the run removes the release's PV whatever happens")
+	rel, err := h.Config.Releases.History(HelmRelease)
+	assert.ErrorIs(t, err, driver.ErrReleaseNotFound, "uninstalled: %v", rel)
+}
 
-	h = fakeHelm(t, &kubefake.FailingKubeClient{WaitError: errors.New("context deadline exceeded")})
+// A chart whose uninstall takes the PV with it fails.
+func TestHelmUninstallThatDeletesThePVFails(t *testing.T) {
+	helmRetainHold = testHold
+	t.Cleanup(func() { helmRetainHold = PVRetainHold })
+	env := helmReleaseCluster(t, helmPV(corev1.VolumeReleased), nil)
+	// There when the release is up, gone from soon after the uninstall.
+	pvTimeline(env.Clientset.(*fake.Clientset), helmPV(corev1.VolumeBound), 300*time.Millisecond, toGone)
+	h := fakeHelm(t, &kubefake.FailingKubeClient{})
 	h.Namespace = HelmExistingNamespace
-	r, ft, _ = newRecorder("L-HELM")
+	r, ft, _ := newRecorder("L-HELM")
+	HelmInstallIntoExisting(context.Background(), env, h, r)
+	assert.Contains(t, ft.failures(), "PersistentVolume todo-helm-uploads-pv: expected Released and still Released")
+	assert.Contains(t, ft.failures(), "the PV was deleted")
+}
+
+func TestHelmInstallIntoExistingThatFails(t *testing.T) {
+	h := fakeHelm(t, &kubefake.FailingKubeClient{WaitError: errors.New("context deadline exceeded")})
+	h.Namespace = HelmExistingNamespace
+	r, ft, _ := newRecorder("L-HELM")
 	HelmInstallIntoExisting(context.Background(), Env{Clientset: fake.NewClientset()}, h, r)
 	assert.Contains(t, ft.failures(), "expected helm install -n todo-helm-existing --wait (into the existing namespace) to succeed")
 	assert.NotContains(t, ft.measurements(), "helm uninstall", "nothing installed, nothing to uninstall")

@@ -287,15 +287,29 @@ func bound(ctx context.Context, env Env, r *Recorder, ns string) bool {
 // that node that mounts the hostPath itself. Each part fails on its own.
 func Retained(ctx context.Context, env Env, r *Recorder, ns, node, file, content string, hold time.Duration) {
 	u := spec.Seed.Uploads
-	pv, err := env.Clientset.CoreV1().PersistentVolumes().Get(ctx, u.PV.Name, metav1.GetOptions{})
+	RetainedAfter(ctx, env, r, ns, node, u.PV.Name, file, content, hold, "the claim was deleted", func(ctx context.Context) error {
+		if err := env.Clientset.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, u.PVC.Name, metav1.DeleteOptions{}); err != nil {
+			r.Fail("PersistentVolumeClaim "+ns+"/"+u.PVC.Name, "deleting the claim: %v", err)
+			return err
+		}
+		return nil
+	})
+}
+
+// RetainedAfter is Retained for the PV named pvName, whose claim goes by
+// release (the claim deleted, or `helm uninstall` of the release that owns
+// it); release reports its own failure and returns an error to stop here.
+func RetainedAfter(ctx context.Context, env Env, r *Recorder, ns, node, pvName, file, content string, hold time.Duration, what string, release func(context.Context) error) {
+	u := spec.Seed.Uploads
+	pv, err := env.Clientset.CoreV1().PersistentVolumes().Get(ctx, pvName, metav1.GetOptions{})
 	if err != nil {
-		r.Fail("PersistentVolume "+u.PV.Name, "reading the live object: %v", err)
+		r.Fail("PersistentVolume "+pvName, "reading the live object: %v", err)
 		return
 	}
 	policy := pv.Spec.PersistentVolumeReclaimPolicy
-	r.Measure("PV %s: spec.persistentVolumeReclaimPolicy %s (live object)", u.PV.Name, policy)
+	r.Measure("PV %s: spec.persistentVolumeReclaimPolicy %s (live object)", pvName, policy)
 	if string(policy) != u.PV.ReclaimPolicy {
-		r.Fail("PersistentVolume "+u.PV.Name, "spec.persistentVolumeReclaimPolicy: expected %s, got %s", u.PV.ReclaimPolicy, policy)
+		r.Fail("PersistentVolume "+pvName, "spec.persistentVolumeReclaimPolicy: expected %s, got %s", u.PV.ReclaimPolicy, policy)
 	}
 	hostPath := ""
 	if pv.Spec.HostPath != nil {
@@ -304,19 +318,18 @@ func Retained(ctx context.Context, env Env, r *Recorder, ns, node, file, content
 	// The reader starts while the claim goes; it reads after the hold.
 	var readerErr error
 	if hostPath == "" {
-		r.Fail("PersistentVolume "+u.PV.Name, "spec.hostPath: expected %s, got none", u.PV.HostPath)
+		r.Fail("PersistentVolume "+pvName, "spec.hostPath: expected a hostPath, got none")
 	} else {
 		readerErr = startHostPathReader(ctx, env, ns, node, hostPath)
 	}
-	if err := env.Clientset.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, u.PVC.Name, metav1.DeleteOptions{}); err != nil {
-		r.Fail("PersistentVolumeClaim "+ns+"/"+u.PVC.Name, "deleting the claim: %v", err)
+	if err := release(ctx); err != nil {
 		return
 	}
-	released, held, err := HoldReleased(ctx, env, u.PV.Name, hold)
+	released, held, err := HoldReleased(ctx, env, pvName, hold)
 	if err != nil {
-		r.Fail("PersistentVolume "+u.PV.Name, "expected Released and still Released %s after the claim was deleted (reclaim policy %s): %v", hold, u.PV.ReclaimPolicy, err)
+		r.Fail("PersistentVolume "+pvName, "expected Released and still Released %s after %s (reclaim policy %s): %v", hold, what, u.PV.ReclaimPolicy, err)
 	} else {
-		r.Measure("PV %s Released %s after the claim was deleted, still Released after a %s hold (%d samples)", u.PV.Name, released.Round(100*time.Millisecond), hold, held)
+		r.Measure("PV %s Released %s after %s, still Released after a %s hold (%d samples)", pvName, released.Round(100*time.Millisecond), what, hold, held)
 	}
 	if hostPath == "" {
 		return
@@ -327,10 +340,10 @@ func Retained(ctx context.Context, env Env, r *Recorder, ns, node, file, content
 	}
 	got, err := readThroughReader(ctx, env, ns, file)
 	if err != nil {
-		reportStepError(r, "node "+node, err, "expected %s on hostPath %s after the claim went", file, hostPath)
+		reportStepError(r, "node "+node, err, "expected %s on hostPath %s after %s", file, hostPath, what)
 		return
 	}
-	r.Measure("%s still on node %s's hostPath %s after the claim went (read by pod %s mounting it)", file, node, hostPath, hostPathReader)
+	r.Measure("%s still on node %s's hostPath %s after %s (read by pod %s mounting it)", file, node, hostPath, what, hostPathReader)
 	if got != content {
 		r.Fail("node "+node, "hostPath %s/%s: expected %q, got %q", hostPath, file, content, got)
 	}

@@ -116,6 +116,14 @@ func withoutRecommendedLabels(objs normalized) normalized {
 		}
 		if meta, ok := m["metadata"].(map[string]any); ok {
 			strip(meta)
+			// Helm's own instruction on a Retain PV (TestChartKeepsARetainPV).
+			if k.Kind == "PersistentVolume" {
+				annotations, _ := meta["annotations"].(map[string]any)
+				delete(annotations, helmKeep)
+				if annotations != nil && len(annotations) == 0 {
+					delete(meta, "annotations")
+				}
+			}
 		}
 		if spec, ok := m["spec"].(map[string]any); ok {
 			if tmpl, ok := spec["template"].(map[string]any); ok {
@@ -229,6 +237,32 @@ func TestChartDefaultRenderLeavesTheNamespaceToHelm(t *testing.T) {
 	if d := objectDiffs(base, chart, "manifests/base without its Namespace", "the chart's default render"); len(d) > 0 {
 		t.Errorf("the chart's default render differs from manifests/base (Namespace aside):\n  %s", strings.Join(d, "\n  "))
 	}
+}
+
+const helmKeep = "helm.sh/resource-policy"
+
+// A Retain PV outlives its claim, so it outlives the release: helm
+// uninstall must leave it (Released, with its data), which Helm does for an
+// object annotated helm.sh/resource-policy: keep. A Delete PV is Helm's to
+// remove.
+func TestChartKeepsARetainPV(t *testing.T) {
+	pvOf := func(set ...string) map[string]any {
+		objs := renderedObjects(t, HelmSettings{Set: append([]string{"persistence.enabled=true"}, set...)})
+		for k, m := range objs {
+			if k.Kind == "PersistentVolume" {
+				return m
+			}
+		}
+		t.Fatal("no PersistentVolume rendered")
+		return nil
+	}
+	meta := pvOf()["metadata"].(map[string]any)
+	assert.Equal(t, map[string]any{helmKeep: "keep"}, meta["annotations"])
+	assert.Equal(t, "backend-uploads-pv", meta["name"])
+	meta = pvOf("persistence.reclaimPolicy=Delete")["metadata"].(map[string]any)
+	assert.NotContains(t, meta, "annotations", "a Delete PV goes with the release")
+	meta = pvOf("persistence.volumeName=todo-helm-uploads-pv")["metadata"].(map[string]any)
+	assert.Equal(t, "todo-helm-uploads-pv", meta["name"], "a second release in one cluster names its own PV")
 }
 
 func TestChartPersistenceRenderEqualsPersistentUploads(t *testing.T) {
