@@ -45,16 +45,29 @@ func main() {
 		}
 	}
 	if *junit != "" {
-		files, err := filepath.Glob(*junit)
-		if err != nil {
+		if err := annotateAll(os.Stdout, *junit); err != nil {
 			fail(err)
 		}
-		for _, f := range files {
-			if err := annotate(os.Stdout, f); err != nil {
-				fail(err)
-			}
+	}
+}
+
+// annotateAll annotates the failed tests of every JUnit file the glob
+// matches, except the checks' own (report.JUnitFile): it says the same
+// failures again, one annotation each is enough.
+func annotateAll(w io.Writer, glob string) error {
+	files, err := filepath.Glob(glob)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if filepath.Base(f) == report.JUnitFile {
+			continue
+		}
+		if err := annotate(w, f); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func fail(err error) {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
 func TestSummaryTable(t *testing.T) {
@@ -48,4 +51,15 @@ func TestAnnotations(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, annotate(&out, p))
 	assert.Equal(t, "::error title=e2e TestTodoApp/L-DNS::L-DNS svc: expected 200, got 503%0A100%25 sure, a:b\n", out.String())
+}
+
+// The checks' JUnit says the same failures as go test's: not annotated twice.
+func TestAnnotateAllSkipsTheChecksJUnit(t *testing.T) {
+	dir := t.TempDir()
+	doc := []byte(`<testsuites><testsuite name="e2e"><testcase classname="e2e" name="TestTodoApp/L-DNS"><failure message="Failed">L-DNS: no answer</failure></testcase></testsuite></testsuites>`)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "junit.xml"), doc, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, report.JUnitFile), doc, 0o644))
+	var out bytes.Buffer
+	require.NoError(t, annotateAll(&out, filepath.Join(dir, "*.xml")))
+	assert.Equal(t, 1, strings.Count(out.String(), "::error"), out.String())
 }

@@ -300,7 +300,8 @@ func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context,
 	return ctx, err
 }
 
-// writeReport writes report.json (and report.html) to $ARTIFACTS.
+// writeReport writes report.json, report.html and the checks' JUnit to
+// $ARTIFACTS.
 func (s *Suite) writeReport() error {
 	if err := os.MkdirAll(s.Artifacts, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -309,7 +310,7 @@ func (s *Suite) writeReport() error {
 	for _, w := range []struct {
 		name  string
 		write func(string) error
-	}{{"report.json", s.Report.WriteJSON}, {"report.html", s.Report.WriteHTML}} {
+	}{{"report.json", s.Report.WriteJSON}, {"report.html", s.Report.WriteHTML}, {report.JUnitFile, s.Report.WriteJUnit}} {
 		p := filepath.Join(s.Artifacts, w.name)
 		if err := w.write(p); err != nil {
 			errs = append(errs, fmt.Errorf("writing %s: %w", p, err))
