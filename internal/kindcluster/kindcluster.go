@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -225,18 +226,25 @@ func (c *Cluster) LoadImageArchive(path string) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		err = nodeutils.LoadImageArchive(n, f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("loading %s into %s: %w", filepath.Base(path), n, err)
-		}
+	// Every node at once, as `kind load image-archive` does: each import
+	// reads its own copy of the archive.
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			f, err := os.Open(path)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer f.Close()
+			if err := nodeutils.LoadImageArchive(n, f); err != nil {
+				errs[i] = fmt.Errorf("loading %s into %s: %w", filepath.Base(path), n, err)
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // ExportLogs writes kind's log bundle (journals, containerd, pods) to dir.

@@ -2,10 +2,12 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -108,16 +110,21 @@ func BringUp(ctx context.Context, o UpOptions) (*Up, error) {
 	if up.Clientset, err = kubernetes.NewForConfig(rc); err != nil {
 		return up, err
 	}
-	if err := phase("node Ready", func() error { return NodesReady(ctx, up.Clientset, up.Nodes) }); err != nil {
-		return up, err
+	// The images go into the nodes' containerd while the nodes get Ready
+	// (containerd runs once kind has created them): the load is off the
+	// critical path.
+	loaded := make(chan error, 1)
+	go func() {
+		loaded <- phase("image load", func() error { return LoadArchives(up.Cluster, archives, o.Log) })
+	}()
+	err = phase("node Ready", func() error { return NodesReady(ctx, up.Clientset, up.Nodes) })
+	if err == nil {
+		err = phase("CoreDNS Available", func() error {
+			_, err := WaitDeployment(ctx, up.Clientset, "kube-system", "coredns", poll.CoreDNSAvailable)
+			return err
+		})
 	}
-	if err := phase("CoreDNS Available", func() error {
-		_, err := WaitDeployment(ctx, up.Clientset, "kube-system", "coredns", poll.CoreDNSAvailable)
-		return err
-	}); err != nil {
-		return up, err
-	}
-	return up, phase("image load", func() error { return LoadArchives(up.Cluster, archives, o.Log) })
+	return up, errors.Join(err, <-loaded)
 }
 
 func (o *UpOptions) defaults() {
@@ -165,21 +172,28 @@ type ArchiveLoader interface {
 	LoadImageArchive(path string) error
 }
 
-// LoadArchives imports every stub image archive into every node, so the
+// LoadArchives imports every stub image archive into every node (all at
+// once), so the
 // manifests' images are present (they are never pulled: there is no
 // registry).
 func LoadArchives(c ArchiveLoader, archives []string, log io.Writer) error {
 	if len(archives) == 0 {
 		return fmt.Errorf("no stub image archive to load")
 	}
-	for _, a := range archives {
-		start := time.Now()
-		if err := c.LoadImageArchive(a); err != nil {
-			return fmt.Errorf("loading stub image %s: %w", filepath.Base(a), err)
-		}
-		fmt.Fprintf(log, "live: loaded %s in %s\n", filepath.Base(a), time.Since(start).Round(100*time.Millisecond))
+	errs := make([]error, len(archives))
+	var wg sync.WaitGroup
+	for i, a := range archives {
+		wg.Go(func() {
+			start := time.Now()
+			if err := c.LoadImageArchive(a); err != nil {
+				errs[i] = fmt.Errorf("loading stub image %s: %w", filepath.Base(a), err)
+				return
+			}
+			fmt.Fprintf(log, "live: loaded %s in %s\n", filepath.Base(a), time.Since(start).Round(100*time.Millisecond))
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // RemoveLeftovers deletes clusters of earlier runs that are gone
