@@ -152,7 +152,11 @@ func secretShown(path string) bool {
 func valueKey(path string) string {
 	if strings.HasSuffix(path, "].value") {
 		if i := strings.LastIndexByte(path, '['); i >= 0 {
-			return path[i+1 : len(path)-len("].value")]
+			name := path[i+1 : len(path)-len("].value")]
+			if j := strings.LastIndexByte(name, '#'); j >= 0 { // a repeated name: NAME#index
+				name = name[:j]
+			}
+			return name
 		}
 	}
 	if i := strings.LastIndexByte(path, '.'); i >= 0 {
@@ -204,6 +208,10 @@ func (w *walker) walk(path string, old, new any) {
 			}
 			return
 		}
+		if isArgList(path) {
+			w.walkArgs(path, o, n)
+			return
+		}
 		for i := 0; i < max(len(o), len(n)); i++ {
 			var ov, nv any
 			if i < len(o) {
@@ -212,10 +220,101 @@ func (w *walker) walk(path string, old, new any) {
 			if i < len(n) {
 				nv = n[i]
 			}
-			w.walk(fmt.Sprintf("%s[%d]", path, i), ov, nv)
+			// An item that has a name (an env var listed twice, which the
+			// API server accepts) keeps it in the path, so its value is
+			// redacted under that name.
+			item := fmt.Sprintf("%s[%d]", path, i)
+			if name := itemName(ov, nv); name != "" {
+				item = fmt.Sprintf("%s[%s#%d]", path, name, i)
+			}
+			w.walk(item, ov, nv)
 		}
 	default:
 		w.add(path, old, new)
+	}
+}
+
+// itemName is the "name" of a list item (either side), "" for none.
+func itemName(items ...any) string {
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			if n, ok := m["name"].(string); ok {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// isArgList reports a container's command or args.
+func isArgList(path string) bool {
+	return strings.HasSuffix(path, ".args") || strings.HasSuffix(path, ".command")
+}
+
+// walkArgs compares a command line element by element. An element's key
+// is its own flag name (--db-password=x is under DB_PASSWORD), or the flag
+// before it (--db-password x): a credential passed on the command line is
+// redacted as one in the environment is.
+func (w *walker) walkArgs(path string, o, n []any) {
+	for i := 0; i < max(len(o), len(n)); i++ {
+		var ov, nv any
+		if i < len(o) {
+			ov = o[i]
+		}
+		if i < len(n) {
+			nv = n[i]
+		}
+		if reflect.DeepEqual(ov, nv) {
+			continue
+		}
+		key := argKey(o, i)
+		if k := argKey(n, i); k != "" {
+			key = k
+		}
+		if key == "" {
+			key = "ARG"
+		}
+		w.changes = append(w.changes, Change{Object: w.key, Path: fmt.Sprintf("%s[%d]", path, i), Old: w.showAs(key, ov), New: w.showAs(key, nv)})
+	}
+}
+
+// argKey is the flag name element i of a command line sits under, in the
+// form of an environment variable's name (DB_PASSWORD), or "".
+func argKey(list []any, i int) string {
+	flag := func(v any) (string, string, bool) {
+		s, ok := v.(string)
+		if !ok || !strings.HasPrefix(s, "-") {
+			return "", "", false
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(s, "-"), "=")
+		if !hasValue {
+			value = ""
+		}
+		return strings.ToUpper(strings.ReplaceAll(name, "-", "_")), value, hasValue
+	}
+	if i >= len(list) {
+		return ""
+	}
+	if name, _, hasValue := flag(list[i]); name != "" && hasValue {
+		return name
+	}
+	if i > 0 {
+		if name, _, hasValue := flag(list[i-1]); name != "" && !hasValue {
+			return name
+		}
+	}
+	return ""
+}
+
+// showAs prints a value redacted under key.
+func (w *walker) showAs(key string, v any) string {
+	switch t := v.(type) {
+	case nil:
+		return absent
+	case string:
+		return strconv.Quote(w.redact(key, t))
+	default:
+		return w.redact(key, fmt.Sprint(t))
 	}
 }
 

@@ -113,3 +113,32 @@ func TestValueKey(t *testing.T) {
 		assert.Equal(t, want, valueKey(path), path)
 	}
 }
+
+// A credential on the command line or under an env name given twice is
+// redacted as one in the environment is (the redactor gets its name).
+func TestDiffRedactsArgsAndRepeatedEnvNames(t *testing.T) {
+	dep := func(pass string) *appsv1.Deployment {
+		d := &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "n"}}
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c",
+			Args: []string{"--db-password=" + pass, "--token", pass, "--port=8080"},
+			Env:  []corev1.EnvVar{{Name: "DB_PASSWORD", Value: pass}, {Name: "DB_PASSWORD", Value: pass}}}}
+		return d
+	}
+	var keys []string
+	redact := func(key, s string) string {
+		keys = append(keys, key)
+		if strings.Contains(key, "PASSWORD") || key == "TOKEN" {
+			return "<redacted>"
+		}
+		return s
+	}
+	changes, err := Diff([]manifests.Object{{Object: dep("Hunter2horse")}}, []manifests.Object{{Object: dep("Battery9staple")}}, redact)
+	require.NoError(t, err)
+	text := fmt.Sprint(changes)
+	assert.NotContains(t, text, "Hunter2horse")
+	assert.NotContains(t, text, "Battery9staple")
+	assert.Contains(t, text, "args[0]")
+	assert.Contains(t, text, "args[2]", "the value after --token is under TOKEN")
+	assert.Contains(t, text, "env[DB_PASSWORD#1].value")
+	assert.Subset(t, keys, []string{"DB_PASSWORD", "TOKEN"})
+}
