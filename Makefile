@@ -108,10 +108,15 @@ UPGRADE_FROM ?=
 comma := ,
 E2E_CHECKS = $(CHECKS)$(if $(and $(CHECKS),$(UPGRADE_FROM)),$(comma)L-UPGRADE)
 E2E_SELECT = $(if $(E2E_CHECKS),--labels $(subst $(comma),$(comma)id=,id=$(E2E_CHECKS)))
+# The ref reaches the suite through the environment, unexpanded and unquoted
+# (a ref may hold $ or '), only when given.
+ifneq ($(UPGRADE_FROM),)
+conformance: export E2E_UPGRADE_FROM = $(value UPGRADE_FROM)
+endif
 conformance: docker node-image images tools
 	mkdir -p $(ARTIFACTS)
 	go test -c -tags e2e -o $(BIN)/e2e.test ./e2e
-	set -o pipefail; $(if $(UPGRADE_FROM),E2E_UPGRADE_FROM='$(UPGRADE_FROM)') $(call RUN_TEST,junit) e2e $(MODULE)/e2e $(BIN)/e2e.test -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_SELECT) \
+	set -o pipefail; $(call RUN_TEST,junit) e2e $(MODULE)/e2e $(BIN)/e2e.test -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_SELECT) \
 		2>&1 | tee -i $(ARTIFACTS)/conformance.log; rc=$$?; $(MAKE) --no-print-directory leakcheck || { [ $$rc != 0 ] || rc=1; }; exit $$rc
 
 ## leakcheck: no fake value of fixtures/secrets.fake.env anywhere in $(ARTIFACTS), plain or encoded

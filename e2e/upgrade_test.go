@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -63,7 +64,9 @@ func upgradeFeature() features.Feature {
 				c.Abort(t, report.CodeSetup, lanes.UpgradeFromEnv, "not run: no previous revision was planned (%s is not set)", lanes.UpgradeFromEnv)
 			}
 			r := lanes.NewRecorder(t, upgradeID, c, nil)
-			if _, err := upgradeApp(ctx, r); err != nil {
+			// A new revision that did not apply is judged (a FAIL) by the
+			// upgrade itself; only an upgrade that never ran is more.
+			if a, err := upgradeApp(ctx, r); a == nil && err != nil {
 				r.Error(report.CodeSetup, "namespace "+spec.Namespace, "the upgrade did not run: %v", err)
 			}
 			r.RequireOutcome("namespace " + spec.Namespace)
@@ -87,11 +90,17 @@ func upgradeApp(ctx context.Context, r *lanes.Recorder) (*appApplied, error) {
 		old := live.Deployable(upgradePlan.From, s.FakeSecret)
 		// Whatever gets in is the lane's to remove, even after a failure.
 		l.Own(spec.Namespace)
-		apply := func(ctx context.Context, objs []client.Object) live.ApplyResult {
-			return live.ApplySet(ctx, s.Client, objs)
+		ops := lanes.UpgradeOps{
+			Apply: func(ctx context.Context, objs []client.Object) live.ApplyResult {
+				return live.ApplySet(ctx, s.Client, objs)
+			},
+			TemplateChanges: func(ctx context.Context, d *appsv1.Deployment) (bool, error) {
+				return live.TemplateChanges(ctx, s.Clientset, d)
+			},
+			Prune: func(ctx context.Context, objs []client.Object) error { return live.Prune(ctx, s.Client, objs) },
 		}
 		start := time.Now()
-		up := lanes.UpgradeUnderTraffic(ctx, laneEnv(s), r, upgradePlan, old, cur, apply, spec.Seed.Backend.Deployment.Container.Image)
+		up := lanes.UpgradeUnderTraffic(ctx, laneEnv(s), r, upgradePlan, old, cur, ops, spec.Seed.Backend.Deployment.Container.Image)
 		s.Report.Phase("upgrade (previous revision, then this one under traffic)", time.Since(start))
 		if up == nil {
 			return nil, fmt.Errorf("the manifests under test were not applied: the previous revision could not be brought up")

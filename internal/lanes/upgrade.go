@@ -41,7 +41,7 @@ const (
 	// quietTraffic is how long requests flow through a Service whose pods
 	// the change does not replace: long enough to span the apply and the
 	// Endpoints it moves, short beside a rollout.
-	quietTraffic = 15 * time.Second
+	quietTraffic = 30 * time.Second
 	// maxChangeLines bounds the report's list of changed fields; the rest
 	// is counted.
 	maxChangeLines = 60
@@ -195,15 +195,32 @@ type Upgraded struct {
 	Took  time.Duration
 }
 
+// UpgradeOps are the run's server operations the upgrade needs (live's in a
+// run; fakes in unit tests).
+type UpgradeOps struct {
+	// Apply is the run's server-side apply (live.ApplySet).
+	Apply func(context.Context, []client.Object) live.ApplyResult
+	// TemplateChanges says whether applying d changes the live
+	// Deployment's pod template as the API server stores it
+	// (live.TemplateChanges): what decides that pods are replaced.
+	TemplateChanges func(context.Context, *appsv1.Deployment) (bool, error)
+	// Prune deletes what the new revision no longer has (live.Prune).
+	Prune func(context.Context, []client.Object) error
+}
+
+// settleAfterApply is how long after the apply the quiet traffic must go
+// on: Endpoints and kube-proxy rules follow a Service change within it.
+const settleAfterApply = 5 * time.Second
+
 // UpgradeUnderTraffic applies the previous revision (old), waits until it
 // serves, then applies the manifests under test (cur) over it while a probe
 // Job sends requests through each Service the previous revision declares,
-// and judges the change: the invariant on every pod event, zero failed
-// requests, and the rollout the template change must cause. apply is the
-// run's server-side apply. It returns the new revision's apply, nil when it
-// never ran (the previous revision could not be brought up: an ERROR).
-func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePlan, old, cur []client.Object,
-	apply func(context.Context, []client.Object) live.ApplyResult, probeImage string) *Upgraded {
+// prunes what cur no longer has, and judges the change: the invariant on
+// every pod event, zero failed requests, pods replaced exactly where the
+// API server's pod template changes. It returns the new revision's apply,
+// nil when it never ran (the previous revision could not be brought up: an
+// ERROR).
+func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePlan, old, cur []client.Object, ops UpgradeOps, probeImage string) *Upgraded {
 	ns := spec.Namespace
 	from := fmt.Sprintf("revision %s (%s)", p.Ref, shortCommit(p.Commit))
 	r.Measure("%s", p.Summary())
@@ -216,7 +233,7 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 	}
 
 	start := time.Now()
-	if res := apply(ctx, old); res.Err() != nil {
+	if res := ops.Apply(ctx, old); res.Err() != nil {
 		r.Error(report.CodeSetup, from, "the previous revision did not apply, so the change cannot be judged: %v", res.Err())
 		return nil
 	}
@@ -228,7 +245,27 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 	}
 	r.Measure("%s applied (%d objects) and Available in %s", from, len(old), time.Since(start).Round(100*time.Millisecond))
 
-	jobs, ok := startUpgradeTraffic(ctx, env, r, p, old, probeImage)
+	// Which Deployments roll is the API server's answer, not the text's.
+	rolls := map[string]bool{}
+	for _, w := range Workloads() {
+		name := w.Deployment.Name
+		d := deploymentIn(cur, name)
+		if d == nil {
+			continue // removed by the new revision: pruned, not rolled
+		}
+		changes, err := ops.TemplateChanges(ctx, d)
+		if err != nil {
+			r.Error(report.CodeAPI, "Deployment "+ns+"/"+name, "could not tell whether the new revision replaces its pods: %v", err)
+			return nil
+		}
+		rolls[name] = changes
+		if changes != p.Rolls[name] {
+			r.Measure("%s: the manifests' pod template %s, the API server's %s (it decides)", name, changedText(p.Rolls[name]), changedText(changes))
+		}
+	}
+
+	trafficFrom := time.Now()
+	jobs, ok := startUpgradeTraffic(ctx, env, r, rolls, old, probeImage)
 	if !ok {
 		return nil
 	}
@@ -240,7 +277,7 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 		upgrade = func() {
 			ready.Wait()
 			up.At = time.Now()
-			up.Apply = apply(ctx, cur)
+			up.Apply = ops.Apply(ctx, cur)
 			up.Took = time.Since(up.At)
 		}
 	)
@@ -252,7 +289,8 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 		go func() {
 			defer wg.Done()
 			name := w.Deployment.Name
-			inv := UpgradeInvariant(w, replicasOf(deploymentIn(old, name)), replicasOf(deploymentIn(cur, name)))
+			oldN, curN := replicasOf(deploymentIn(old, name)), replicasOf(deploymentIn(cur, name))
+			inv := UpgradeInvariant(w, oldN, curN)
 			triggered := false
 			obs, err := live.WatchRollout(ctx, env.Clientset, ns, name, inv, func(context.Context) error {
 				triggered = true
@@ -263,7 +301,7 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 			if !triggered {
 				ready.Done() // the watch never started: the apply must not wait for it
 			}
-			judgeUpgradeRollout(r, w, inv, p.Rolls[name], obs, err)
+			judgeUpgradeRollout(r, w, inv, rolls[name], max(0, curN-oldN), obs, err)
 		}()
 	}
 	wg.Wait()
@@ -271,6 +309,17 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 		r.Fail("manifests under test", "expected them to apply over %s (as `kubectl apply --server-side` of the new release), got: %v", from, err)
 	} else if !up.At.IsZero() {
 		r.Measure("applied over %s: %d objects in %s", from, len(up.Apply.Applied), up.Took.Round(time.Millisecond))
+		if removed := removedIn(old, cur); len(removed) > 0 {
+			if err := ops.Prune(ctx, removed); err != nil {
+				r.Error(report.CodeAPI, "manifests under test", "pruning what the new revision no longer has: %v", err)
+			} else {
+				var names []string
+				for _, o := range removed {
+					names = append(names, manifests.KeyOf(o).String())
+				}
+				r.Measure("pruned (not in the new revision, as apply --prune or a GitOps prune removes them): %s", strings.Join(names, ", "))
+			}
+		}
 	}
 
 	for _, j := range jobs {
@@ -290,11 +339,41 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 			continue
 		}
 		JudgeUpgradeTraffic(r, j.via, j.rolls, s)
+		// Quiet traffic runs a fixed time from its start, which was after
+		// trafficFrom: it ended no earlier than trafficFrom+quietTraffic.
+		if !j.rolls && !up.At.IsZero() {
+			if settled := up.At.Add(up.Took + settleAfterApply); trafficFrom.Add(quietTraffic).Before(settled) {
+				r.Error(report.CodeNoMeasurement, j.via, "the requests may have ended before the change settled (they were sure to run until %s, the apply ended at %s plus %s to settle): the change was not measured",
+					trafficFrom.Add(quietTraffic).Format(time.TimeOnly), up.At.Add(up.Took).Format(time.TimeOnly), settleAfterApply)
+			}
+		}
 	}
 	if up.At.IsZero() {
 		return nil
 	}
 	return &up
+}
+
+func changedText(changed bool) string {
+	if changed {
+		return "changes"
+	}
+	return "does not change"
+}
+
+// removedIn are the objects of old that cur no longer has.
+func removedIn(old, cur []client.Object) []client.Object {
+	have := map[manifests.Key]bool{}
+	for _, o := range cur {
+		have[manifests.KeyOf(o)] = true
+	}
+	var out []client.Object
+	for _, o := range old {
+		if !have[manifests.KeyOf(o)] {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 type upgradeTraffic struct {
@@ -303,11 +382,22 @@ type upgradeTraffic struct {
 	rolls bool
 }
 
-// startUpgradeTraffic starts one probe Job per Service of the seed, aimed at
-// the Service as the previous revision declares it (its clients were
-// configured for that revision): a Service port that moves breaks them,
-// as it would in production.
-func startUpgradeTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePlan, old []client.Object, probeImage string) ([]upgradeTraffic, bool) {
+// servicePort is the port of the Service its clients use: the one named
+// http, else the first.
+func servicePort(svc *corev1.Service) int32 {
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "http" {
+			return p.Port
+		}
+	}
+	return svc.Spec.Ports[0].Port
+}
+
+// startUpgradeTraffic starts one probe Job per Service of the seed, all at
+// once, aimed at the Service as the previous revision declares it (its
+// clients were configured for that revision): a Service port that moves
+// breaks them, as it would in production.
+func startUpgradeTraffic(ctx context.Context, env Env, r *Recorder, rolls map[string]bool, old []client.Object, probeImage string) ([]upgradeTraffic, bool) {
 	ns := spec.Namespace
 	var out []upgradeTraffic
 	for _, w := range Workloads() {
@@ -316,30 +406,39 @@ func startUpgradeTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 			r.Error(report.CodeSetup, "Service "+ns+"/"+w.Service.Name, "the previous revision declares no such Service with a port: there is nothing to send the upgrade's traffic through")
 			return nil, false
 		}
-		url := fmt.Sprintf("http://%s:%d%s", svc.Name, svc.Spec.Ports[0].Port, spec.HealthPath)
-		rolls := p.Rolls[w.Deployment.Name]
+		url := fmt.Sprintf("http://%s:%d%s", svc.Name, servicePort(svc), spec.HealthPath)
+		rolling := rolls[w.Deployment.Name]
 		args := []string{"load", "-interval", "50ms", "-timeout", "2s"}
-		if rolls {
+		if rolling {
 			args = append(args, "-duration", poll.Rollout.Timeout.String(), "-until-replaced", "3s", url)
 		} else {
 			args = append(args, "-duration", quietTraffic.String(), url)
 		}
 		j := live.ProbeJob{Namespace: ns, Name: "upgrade-traffic-" + w.Deployment.Name, Image: probeImage, Args: args, Interval: poll.Rollout}
-		if err := j.Start(ctx, env.Clientset); err != nil {
-			r.Error(report.CodeSetup, "Job "+ns+"/"+j.Name, "the traffic across the upgrade could not start: %v", err)
-			for _, started := range out {
-				_, _, _ = started.job.Finish(ctx, env.Clientset)
+		out = append(out, upgradeTraffic{job: j, via: url + " (in-cluster Job across the upgrade)", rolls: rolling})
+	}
+	errs := make([]error, len(out))
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() { errs[i] = out[i].job.Start(ctx, env.Clientset) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		r.Error(report.CodeSetup, "namespace "+ns, "the traffic across the upgrade could not start: %v", err)
+		for i, t := range out {
+			if errs[i] == nil {
+				_, _, _ = t.job.Finish(ctx, env.Clientset)
 			}
-			return nil, false
 		}
-		out = append(out, upgradeTraffic{job: j, via: url + " (in-cluster Job across the upgrade)", rolls: rolls})
+		return nil, false
 	}
 	return out, true
 }
 
 // judgeUpgradeRollout holds one Deployment's pod events across the change
 // to the invariant, and a template change to a rollout that replaced pods.
-func judgeUpgradeRollout(r *Recorder, w spec.Workload, inv live.Invariant, rolls bool, obs live.RolloutObservation, err error) {
+// Without a template change only a replica increase adds pods (grown).
+func judgeUpgradeRollout(r *Recorder, w spec.Workload, inv live.Invariant, rolls bool, grown int32, obs live.RolloutObservation, err error) {
 	name := w.Deployment.Name
 	res := "Deployment " + spec.Namespace + "/" + name
 	r.Measure("%s across the upgrade: %s", name, obs)
@@ -359,8 +458,8 @@ func judgeUpgradeRollout(r *Recorder, w spec.Workload, inv live.Invariant, rolls
 	if rolls && err == nil && len(obs.NewPods) == 0 {
 		r.Fail(res, "expected the upgrade to replace the pods (its pod template changes), saw no new pod")
 	}
-	if !rolls && len(obs.NewPods) > 0 {
-		r.Fail(res, "expected no pod replaced (the pod template does not change), saw new pods %v", obs.NewPods)
+	if !rolls && int32(len(obs.NewPods)) > grown {
+		r.Fail(res, "expected no pod replaced (the pod template does not change; %d new for the added replicas at most), saw new pods %v", grown, obs.NewPods)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -179,10 +180,15 @@ func TestJudgeUpgradeRollout(t *testing.T) {
 		{"invariant broken", true, live.RolloutObservation{Events: 4, NewPods: []string{"new"}, Violations: []string{"t+1s update: ready 0 (want >= 1)"}}, nil, "invariant broken across the upgrade"},
 		{"template change, no new pod", true, live.RolloutObservation{Events: 4}, nil, "saw no new pod"},
 		{"no template change, pods replaced", false, live.RolloutObservation{Events: 4, NewPods: []string{"x"}}, nil, "expected no pod replaced"},
+		{"no template change, one replica added", false, live.RolloutObservation{Events: 3, NewPods: []string{"x"}}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, ft, _ := newRecorder("L-UPGRADE")
-			judgeUpgradeRollout(r, w, inv, tc.rolls, tc.obs, tc.err)
+			grown := int32(0)
+			if tc.name == "no template change, one replica added" {
+				grown = 1
+			}
+			judgeUpgradeRollout(r, w, inv, tc.rolls, grown, tc.obs, tc.err)
 			if tc.want == "" {
 				assert.Empty(t, ft.failures())
 				return
@@ -203,7 +209,7 @@ func TestUpgradeWhosePreviousRevisionFailsIsAnError(t *testing.T) {
 	}
 	r, ft, _ := newRecorder("L-UPGRADE")
 	env := Env{Clientset: fake.NewClientset()}
-	up := UpgradeUnderTraffic(context.Background(), env, r, p, []client.Object{}, []client.Object{}, failing, "img")
+	up := UpgradeUnderTraffic(context.Background(), env, r, p, []client.Object{}, []client.Object{}, UpgradeOps{Apply: failing}, "img")
 	assert.Nil(t, up)
 	assert.Len(t, applied, 1, "the manifests under test are not applied over a revision that never came up")
 	assert.Contains(t, ft.failures(), "ERROR(setup) revision v1 (aaaaaaaaaaaa): the previous revision did not apply")
@@ -217,6 +223,45 @@ func TestUpgradeWhosePreviousRevisionFailsIsAnError(t *testing.T) {
 	d.Name, d.Namespace = spec.Seed.Backend.Deployment.Name, spec.Namespace
 	env = Env{Clientset: fake.NewClientset([]runtime.Object{d}...)}
 	ok := func(context.Context, []client.Object) live.ApplyResult { return live.ApplyResult{} }
-	assert.Nil(t, UpgradeUnderTraffic(ctx, env, r, p, nil, nil, ok, "img"))
+	assert.Nil(t, UpgradeUnderTraffic(ctx, env, r, p, nil, nil, UpgradeOps{Apply: ok}, "img"))
 	assert.Contains(t, ft.failures(), "the previous revision did not serve")
+}
+
+// What rolls is the API server's answer: a manifest that only spells out a
+// default changes no stored template, and a failure to ask is an ERROR.
+func TestUpgradeAsksTheServerWhatRolls(t *testing.T) {
+	p := &UpgradePlan{Ref: "v1", Commit: strings.Repeat("b", 40), Rolls: map[string]bool{spec.Seed.Backend.Deployment.Name: true}}
+	ready := func(name string) *appsv1.Deployment {
+		d := &appsv1.Deployment{}
+		d.Name, d.Namespace, d.Generation = name, spec.Namespace, 1
+		d.Spec.Replicas = ptrTo(int32(1))
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+		return d
+	}
+	b, f := ready(spec.Seed.Backend.Deployment.Name), ready(spec.Seed.Frontend.Deployment.Name)
+	env := Env{Clientset: fake.NewClientset(b, f)}
+	ok := func(context.Context, []client.Object) live.ApplyResult { return live.ApplyResult{} }
+	asked := 0
+	ops := UpgradeOps{Apply: ok, TemplateChanges: func(context.Context, *appsv1.Deployment) (bool, error) {
+		asked++
+		return false, errors.New("the server is currently unable to handle the request")
+	}}
+	r, ft, _ := newRecorder("L-UPGRADE")
+	assert.Nil(t, UpgradeUnderTraffic(context.Background(), env, r, p, []client.Object{b, f}, []client.Object{b.DeepCopy(), f.DeepCopy()}, ops, "img"))
+	assert.Equal(t, 1, asked)
+	assert.Contains(t, ft.failures(), "ERROR(api) Deployment todo-app/backend: could not tell whether the new revision replaces its pods")
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func TestRemovedIn(t *testing.T) {
+	cm := func(name string) client.Object {
+		c := &corev1.ConfigMap{}
+		c.APIVersion, c.Kind = "v1", "ConfigMap"
+		c.Name, c.Namespace = name, spec.Namespace
+		return c
+	}
+	got := removedIn([]client.Object{cm("a"), cm("b")}, []client.Object{cm("b"), cm("c")})
+	require.Len(t, got, 1)
+	assert.Equal(t, "a", got[0].GetName())
 }

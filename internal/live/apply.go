@@ -6,8 +6,15 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/puretasks/k8s-conformance/internal/manifests"
@@ -103,4 +110,50 @@ func toUnstructured(o client.Object) (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("%s has no apiVersion/kind", strings.TrimSpace(o.GetName()))
 	}
 	return u, nil
+}
+
+// TemplateChanges reports whether applying d over the live Deployment of the
+// same name would change its pod template as the API server stores it: a
+// server-side dry-run apply, defaulted and admitted, compared with the live
+// object. That, not the manifests' text, is what makes the Deployment
+// controller replace pods (a manifest that only spells out a default, such
+// as protocol: TCP, changes nothing).
+func TemplateChanges(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) (bool, error) {
+	u, err := toUnstructured(d)
+	if err != nil {
+		return false, err
+	}
+	body, err := u.MarshalJSON()
+	if err != nil {
+		return false, err
+	}
+	deps := cs.AppsV1().Deployments(d.Namespace)
+	current, err := deps.Get(ctx, d.Name, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Errorf("reading the live Deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	dry, err := deps.Patch(ctx, d.Name, types.ApplyPatchType, body,
+		metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: FieldOwner, Force: ptr.To(true)})
+	if err != nil {
+		return false, fmt.Errorf("server-side dry-run of Deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	return !equality.Semantic.DeepEqual(current.Spec.Template, dry.Spec.Template), nil
+}
+
+// Prune deletes objects the new revision no longer has, as `kubectl apply
+// --prune` (or a GitOps tool's prune, or helm upgrade) does; one already
+// gone is fine.
+func Prune(ctx context.Context, c client.Client, objs []client.Object) error {
+	var errs []error
+	for _, o := range objs {
+		u, err := toUnstructured(o)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := c.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", describe(o), err))
+		}
+	}
+	return errors.Join(errs...)
 }
