@@ -33,6 +33,7 @@ import (
 
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/poll"
+	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/traffic"
 )
@@ -242,13 +243,29 @@ func HelmPersistentValues() map[string]any {
 func HelmInstallIntoExisting(ctx context.Context, env Env, h *Helm, r *Recorder) {
 	h.CreateNamespace = false
 	h.Values = HelmPersistentValues()
+	// The PV is cluster-wide and kept by design: one left by an earlier run
+	// would be adopted, still claimed by a claim that is gone, and never
+	// bind. The run never takes over what it did not create.
+	switch _, err := env.Clientset.CoreV1().PersistentVolumes().Get(ctx, HelmPVName, metav1.GetOptions{}); {
+	case err == nil:
+		r.Error(report.CodeSetup, "PersistentVolume "+HelmPVName, "already exists before the release (kept by an earlier run's helm uninstall?): delete it and run again")
+		return
+	case !apierrors.IsNotFound(err):
+		r.Error(report.CodeAPI, "PersistentVolume "+HelmPVName, "reading it before the release: %v", err)
+		return
+	}
 	if env.CreatedPV != nil {
 		env.CreatedPV(HelmPVName) // even a failed install may have created it
 	}
 	if !HelmInstall(ctx, h, r) {
 		return
 	}
-	uninstall := func(context.Context) error { HelmUninstall(ctx, env, h, r); return nil }
+	uninstall := func(context.Context) error {
+		if !HelmUninstall(ctx, env, h, r) {
+			return errors.New("helm uninstall failed") // reported; the PV's fate says nothing then
+		}
+		return nil
+	}
 	pod, err := backendPod(ctx, env, h.Namespace)
 	if err != nil {
 		r.Fail("Deployment "+h.Namespace+"/"+spec.Seed.Backend.Deployment.Name, "with the release's claim: %v", err)
@@ -306,26 +323,29 @@ func HelmTest(h *Helm, r *Recorder, logs io.Writer) bool {
 // HelmUninstall runs `helm uninstall --wait` and checks that it removed what
 // the release installed: no object of the release is left in its namespace,
 // and no release record.
-func HelmUninstall(ctx context.Context, env Env, h *Helm, r *Recorder) {
+func HelmUninstall(ctx context.Context, env Env, h *Helm, r *Recorder) bool {
 	start := time.Now()
 	if err := h.Uninstall(); err != nil {
 		r.Fail(h.resource(), "expected helm uninstall --wait to succeed, got: %v", err)
-		return
+		return false
 	}
 	r.Measure("helm uninstall --wait: %s", time.Since(start).Round(100*time.Millisecond))
+	ok := true
 	if _, err := h.Config.Releases.History(h.Release); !errors.Is(err, driver.ErrReleaseNotFound) {
 		r.Fail(h.resource(), "expected no release record after uninstall, got: %v", err)
+		ok = false
 	}
 	left, err := leftovers(ctx, env, h)
 	if err != nil {
 		r.Fail("namespace "+h.Namespace, "listing what the release left: %v", err)
-		return
+		return false
 	}
 	if len(left) > 0 {
 		r.Fail("namespace "+h.Namespace, "expected nothing of release %s left after uninstall, found %v", h.Release, left)
-		return
+		return false
 	}
 	r.Measure("after uninstall: no Deployment, Service, ConfigMap, Secret or Pod of the release is left in %s", h.Namespace)
+	return ok
 }
 
 // leftovers lists the objects that carry the release's instance label, once

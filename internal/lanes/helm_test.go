@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"helm.sh/helm/v4/pkg/storage/driver"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -80,7 +82,7 @@ func TestHelmInstallTestUninstall(t *testing.T) {
 // backend Deployment with one Ready pod on worker1, a reader pod that runs
 // when created, and the release's PV as pv says; files are what the node's
 // hostPath holds.
-func helmReleaseCluster(t *testing.T, pv *corev1.PersistentVolume, files map[string]string) Env {
+func helmReleaseCluster(t *testing.T, pv *corev1.PersistentVolume, flipAt time.Duration, flip func(*corev1.PersistentVolume) (*corev1.PersistentVolume, error), files map[string]string) Env {
 	t.Helper()
 	ns := HelmExistingNamespace
 	cs := backendCopy(t, ns)
@@ -97,7 +99,16 @@ func helmReleaseCluster(t *testing.T, pv *corev1.PersistentVolume, files map[str
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "reader", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
 		return true, p, nil
 	})
-	pvTimeline(cs, pv, 0, nil)
+	pvTimeline(cs, pv, flipAt, flip)
+	// Before the install there is no PV (the lane checks): the first Get
+	// says so, later ones see the release's.
+	var asked atomic.Bool
+	cs.PrependReactor("get", "persistentvolumes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if asked.Swap(true) {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewNotFound(corev1.Resource("persistentvolumes"), HelmPVName)
+	})
 	return Env{Clientset: cs, Proxy: func(_ context.Context, method, _, pod string, _ int32, path string, body []byte) (int, []byte, error) {
 		name := strings.TrimPrefix(path, "/api/uploads/")
 		switch {
@@ -127,7 +138,7 @@ func TestHelmInstallIntoExisting(t *testing.T) {
 	t.Cleanup(func() { helmRetainHold = PVRetainHold })
 	content := "written through release todo-helm-existing/todo-app before helm uninstall"
 	var created []string
-	env := helmReleaseCluster(t, helmPV(corev1.VolumeReleased), map[string]string{"helm-retained.txt": content})
+	env := helmReleaseCluster(t, helmPV(corev1.VolumeReleased), 0, nil, map[string]string{"helm-retained.txt": content})
 	env.CreatedPV = func(name string) { created = append(created, name) }
 	h := fakeHelm(t, &kubefake.FailingKubeClient{})
 	h.Namespace = HelmExistingNamespace
@@ -149,9 +160,8 @@ func TestHelmInstallIntoExisting(t *testing.T) {
 func TestHelmUninstallThatDeletesThePVFails(t *testing.T) {
 	helmRetainHold = testHold
 	t.Cleanup(func() { helmRetainHold = PVRetainHold })
-	env := helmReleaseCluster(t, helmPV(corev1.VolumeReleased), nil)
 	// There when the release is up, gone from soon after the uninstall.
-	pvTimeline(env.Clientset.(*fake.Clientset), helmPV(corev1.VolumeBound), 300*time.Millisecond, toGone)
+	env := helmReleaseCluster(t, helmPV(corev1.VolumeBound), 300*time.Millisecond, toGone, nil)
 	h := fakeHelm(t, &kubefake.FailingKubeClient{})
 	h.Namespace = HelmExistingNamespace
 	r, ft, _ := newRecorder("L-HELM")
@@ -320,4 +330,17 @@ current-context: x
 
 	_, err = NewHelm(kubeconfig, HelmNamespace, filepath.Join(root, "manifests", "base"), io.Discard)
 	assert.ErrorContains(t, err, "loading the chart")
+}
+
+// A PV left by an earlier run is not adopted: ERROR before any install.
+func TestHelmInstallIntoExistingRefusesALeftoverPV(t *testing.T) {
+	cs := fake.NewClientset(helmPV(corev1.VolumeReleased))
+	kc := &kubefake.FailingKubeClient{}
+	h := fakeHelm(t, kc)
+	h.Namespace = HelmExistingNamespace
+	r, ft, _ := newRecorder("L-HELM")
+	HelmInstallIntoExisting(context.Background(), Env{Clientset: cs}, h, r)
+	assert.Contains(t, ft.failures(), "ERROR(setup) PersistentVolume todo-helm-uploads-pv: already exists before the release")
+	_, err := h.Config.Releases.History(HelmRelease)
+	assert.ErrorIs(t, err, driver.ErrReleaseNotFound, "nothing installed")
 }
