@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,7 +34,7 @@ func ListenOnDeclaredPort(o client.Object) {
 	cs := d.Spec.Template.Spec.Containers
 	for i := range cs {
 		c := &cs[i]
-		if !slices.ContainsFunc(stubImages(), func(st stubimage.Stub) bool { return st.Tag == c.Image }) {
+		if !slices.ContainsFunc(stubImages(), func(st stubimage.Stub) bool { return sameImage(st.Tag, c.Image) }) {
 			continue
 		}
 		port, ok := DeclaredPort(*c)
@@ -81,4 +83,16 @@ func Deployable(set *manifests.Set, fake map[string]string) []client.Object {
 		out = append(out, o.Object)
 	}
 	return out
+}
+
+// sameImage compares image references as the container runtime resolves
+// them: todo-backend:latest, docker.io/library/todo-backend:latest and
+// todo-backend are one image.
+func sameImage(a, b string) bool {
+	ra, errA := name.ParseReference(a)
+	rb, errB := name.ParseReference(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return ra.Name() == rb.Name()
 }

@@ -46,3 +46,10 @@ func TestListenOnDeclaredPort(t *testing.T) {
 	svc := &corev1.Service{}
 	ListenOnDeclaredPort(svc) // not a Deployment: nothing to do, no panic
 }
+
+func TestSameImage(t *testing.T) {
+	assert.True(t, sameImage("todo-backend:latest", "docker.io/library/todo-backend:latest"))
+	assert.True(t, sameImage("todo-backend:latest", "todo-backend"))
+	assert.False(t, sameImage("todo-backend:latest", "todo-backend:v2"))
+	assert.False(t, sameImage("todo-backend:latest", "example.invalid/todo-backend:latest"))
+}
