@@ -278,9 +278,10 @@ func Remove(ctx context.Context, name, kubeconfig, dataDir string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if err := provider().Delete(name, filepath.Join(tmp, "kubeconfig")); err != nil {
-		errs = append(errs, err)
-	}
+	// kind's delete can fail on containers that are still being created
+	// (a run interrupted during cluster create): the loop below removes
+	// what is left, and kind's error counts only if something stays.
+	kindErr := provider().Delete(name, filepath.Join(tmp, "kubeconfig"))
 	var last string
 	if err := poll.Until(ctx, poll.DockerStop, func(ctx context.Context) (bool, error) {
 		ids, err := containerIDs(ctx, name)
@@ -297,7 +298,7 @@ func Remove(ctx context.Context, name, kubeconfig, dataDir string) error {
 		}
 		return false, nil
 	}); err != nil {
-		errs = append(errs, fmt.Errorf("node containers of %s: %w; last seen: %s", name, err, last))
+		errs = append(errs, fmt.Errorf("node containers of %s: %w; last seen: %s", name, err, last), kindErr)
 	}
 	errs = append(errs, RemoveKindNetworkIfUnused(ctx), removeFiles("", dataDir))
 	return errors.Join(errs...)
