@@ -102,6 +102,11 @@ func TestMain(m *testing.M) {
 		partial, err := sel.Check(plannedChecks())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
+			if dir, werr := live.WriteNotRunReport(plannedChecks(), err.Error()); werr != nil {
+				fmt.Fprintln(os.Stderr, "e2e: the report could not be written:", werr)
+			} else {
+				fmt.Fprintf(os.Stderr, "e2e: every check NOT RUN: report in %s\n", dir)
+			}
 			os.Exit(2)
 		}
 		for _, p := range partial {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/puretasks/k8s-conformance/internal/junit"
 	"github.com/puretasks/k8s-conformance/internal/report"
 )
 
@@ -141,19 +142,6 @@ func cell(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-type junitSuites struct {
-	Suites []struct {
-		Cases []struct {
-			Class   string `xml:"classname,attr"`
-			Name    string `xml:"name,attr"`
-			Failure *struct {
-				Message string `xml:"message,attr"`
-				Text    string `xml:",chardata"`
-			} `xml:"failure"`
-		} `xml:"testcase"`
-	} `xml:"testsuite"`
-}
-
 // annotate prints one ::error workflow command per failed test of a JUnit
 // file, leaves only: a parent test fails because a subtest did, and the
 // subtest's annotation says why.
@@ -162,7 +150,7 @@ func annotate(w io.Writer, path string) error {
 	if err != nil {
 		return err
 	}
-	var s junitSuites
+	var s junit.Suites
 	if err := xml.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -170,7 +158,7 @@ func annotate(w io.Writer, path string) error {
 	for _, suite := range s.Suites {
 		for _, c := range suite.Cases {
 			if c.Failure != nil {
-				failed[c.Class+" "+c.Name] = strings.TrimSpace(c.Failure.Text)
+				failed[c.Classname+" "+c.Name] = strings.TrimSpace(c.Failure.Text)
 			}
 		}
 	}

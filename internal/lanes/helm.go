@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/poll"
@@ -514,22 +515,32 @@ func HelmUpgradeUnderTraffic(ctx context.Context, env Env, h *Helm, r *Recorder,
 
 	for i, j := range jobs {
 		via := Workloads()[i].Service.Name + " (in-cluster Job during helm upgrade)"
-		lines, _, err := j.Finish(ctx, cs)
-		if err != nil {
-			r.Fail("Job "+h.Namespace+"/"+j.Name, "no load summary: %v", err)
-			continue
+		if s, ok := loadSummary(ctx, cs, r, j); ok {
+			judgeTraffic(r, via, s)
 		}
-		if len(lines) == 0 {
-			r.Fail("Job "+h.Namespace+"/"+j.Name, "no load summary: the job printed no JSON line")
-			continue
-		}
-		var s traffic.Summary
-		if err := json.Unmarshal(lines[len(lines)-1], &s); err != nil {
-			r.Fail("Job "+h.Namespace+"/"+j.Name, "unreadable load summary: %v", err)
-			continue
-		}
-		judgeTraffic(r, via, s)
 	}
+}
+
+// loadSummary waits for a probe Job's load to end and reads its summary (its
+// last JSON line). A Job that gave none measured nothing: an ERROR, never a
+// pass and never a broken promise.
+func loadSummary(ctx context.Context, cs kubernetes.Interface, r *Recorder, j live.ProbeJob) (traffic.Summary, bool) {
+	var s traffic.Summary
+	res := "Job " + j.Namespace + "/" + j.Name
+	lines, _, err := j.Finish(ctx, cs)
+	switch {
+	case err != nil:
+		r.Error(report.CodeNoMeasurement, res, "no load summary: %v", err)
+		return s, false
+	case len(lines) == 0:
+		r.Error(report.CodeNoMeasurement, res, "no load summary: the job printed no JSON line")
+		return s, false
+	}
+	if err := json.Unmarshal(lines[len(lines)-1], &s); err != nil {
+		r.Error(report.CodeNoMeasurement, res, "unreadable load summary: %v", err)
+		return s, false
+	}
+	return s, true
 }
 
 // judgeTraffic holds a load summary to zero failures across the rollout.

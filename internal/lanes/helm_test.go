@@ -86,19 +86,7 @@ func helmReleaseCluster(t *testing.T, pv *corev1.PersistentVolume, flipAt time.D
 	t.Helper()
 	ns := HelmExistingNamespace
 	cs := backendCopy(t, ns)
-	cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.(k8stesting.GetAction).GetName() != hostPathReader {
-			return false, nil, nil
-		}
-		obj, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), ns, hostPathReader)
-		if err != nil {
-			return true, nil, err
-		}
-		p := obj.(*corev1.Pod).DeepCopy()
-		p.Status.Phase = corev1.PodRunning
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "reader", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
-		return true, p, nil
-	})
+	readerRuns(cs, ns)
 	pvTimeline(cs, pv, flipAt, flip)
 	// Before the install there is no PV (the lane checks): the first Get
 	// says so, later ones see the release's.

@@ -121,15 +121,13 @@ func TestHoldReleasedGetErrorIsLastSeen(t *testing.T) {
 
 // nodeReader is a cluster where the claim's PVC exists and the reader pod
 // runs on the node and serves the node's files.
-func nodeReader(t *testing.T, pv *corev1.PersistentVolume, files map[string]string) (*fake.Clientset, Env) {
-	t.Helper()
-	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: spec.Seed.Uploads.PVC.Name, Namespace: PVCNamespace}}
-	cs := fake.NewClientset(pvc)
+// readerRuns makes the hostPath reader pod in ns run as soon as it exists.
+func readerRuns(cs *fake.Clientset, ns string) {
 	cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.(k8stesting.GetAction).GetName() != hostPathReader {
 			return false, nil, nil
 		}
-		obj, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), PVCNamespace, hostPathReader)
+		obj, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), ns, hostPathReader)
 		if err != nil {
 			return true, nil, err
 		}
@@ -138,6 +136,13 @@ func nodeReader(t *testing.T, pv *corev1.PersistentVolume, files map[string]stri
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "reader", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
 		return true, p, nil
 	})
+}
+
+func nodeReader(t *testing.T, pv *corev1.PersistentVolume, files map[string]string) (*fake.Clientset, Env) {
+	t.Helper()
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: spec.Seed.Uploads.PVC.Name, Namespace: PVCNamespace}}
+	cs := fake.NewClientset(pvc)
+	readerRuns(cs, PVCNamespace)
 	env := Env{Clientset: cs, Proxy: func(_ context.Context, method, ns, pod string, _ int32, path string, _ []byte) (int, []byte, error) {
 		if method != "GET" || pod != hostPathReader {
 			return http.StatusNotFound, nil, nil

@@ -10,7 +10,6 @@ package lanes
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -323,19 +322,8 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 	}
 
 	for _, j := range jobs {
-		lines, _, err := j.job.Finish(ctx, env.Clientset)
-		res := "Job " + ns + "/" + j.job.Name
-		switch {
-		case err != nil:
-			r.Error(report.CodeNoMeasurement, res, "no load summary: %v", err)
-			continue
-		case len(lines) == 0:
-			r.Error(report.CodeNoMeasurement, res, "no load summary: the job printed no JSON line")
-			continue
-		}
-		var s traffic.Summary
-		if err := json.Unmarshal(lines[len(lines)-1], &s); err != nil {
-			r.Error(report.CodeNoMeasurement, res, "unreadable load summary: %v", err)
+		s, ok := loadSummary(ctx, env.Clientset, r, j.job)
+		if !ok {
 			continue
 		}
 		JudgeUpgradeTraffic(r, j.via, j.rolls, s)

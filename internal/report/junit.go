@@ -1,11 +1,12 @@
 package report
 
 import (
-	"encoding/xml"
 	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/puretasks/k8s-conformance/internal/junit"
 )
 
 // JUnitFile is the checks' own JUnit file in $ARTIFACTS, beside go test's
@@ -17,57 +18,17 @@ import (
 // annotation per failure, not two).
 const JUnitFile = "report-junit.xml"
 
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property"`
-	Cases      []junitCase     `xml:"testcase"`
-}
-
-type junitProperty struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
-}
-
-func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-
 // JUnit renders the report's checks as JUnit XML.
 func (r *Report) JUnit() ([]byte, error) {
 	s := r.snapshot()
 	h := s.Header
-	suite := junitSuite{Name: "todo-app conformance checks", Time: seconds(s.Total)}
+	suite := junit.Suite{Name: "todo-app conformance checks", Time: junit.Seconds(s.Total)}
 	if !h.Start.IsZero() {
 		suite.Timestamp = h.Start.UTC().Format(time.RFC3339)
 	}
 	prop := func(name, value string) {
 		if value != "" {
-			suite.Properties = append(suite.Properties, junitProperty{Name: name, Value: value})
+			suite.Properties = append(suite.Properties, junit.Property{Name: name, Value: value})
 		}
 	}
 	if !h.Start.IsZero() {
@@ -87,11 +48,11 @@ func (r *Report) JUnit() ([]byte, error) {
 	prop("kind.nodeImage", h.NodeImage)
 	prop("topology", h.Topology)
 	for _, c := range s.Checks {
-		tc := junitCase{Name: c.ID, Classname: "conformance", Time: seconds(c.Duration), SystemOut: strings.Join(c.Measurements, "\n")}
+		tc := junit.Case{Name: c.ID, Classname: "conformance", Time: junit.Seconds(c.Duration), SystemOut: strings.Join(c.Measurements, "\n")}
 		if c.RunError {
 			tc.Classname = "conformance.run"
 		}
-		miss := junitMessage{Type: string(c.Code)}
+		miss := junit.Message{Type: string(c.Code)}
 		if len(c.Misses) > 0 {
 			last := c.Misses[len(c.Misses)-1]
 			miss.Message = last.Resource + ": " + last.Text
@@ -104,13 +65,10 @@ func (r *Report) JUnit() ([]byte, error) {
 		switch verdictText(c.Verdict) {
 		case Pass:
 		case Fail:
-			suite.Failures++
 			tc.Failure = &miss
 		case Error:
-			suite.Errors++
 			tc.Error = &miss
 		default: // NOT RUN: not a pass, not a judgement either
-			suite.Skipped++
 			if miss.Message == "" {
 				miss.Message = NotRun
 			}
@@ -118,12 +76,7 @@ func (r *Report) JUnit() ([]byte, error) {
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
-	suite.Tests = len(suite.Cases)
-	out, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{suite}}, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte(xml.Header), append(out, '\n')...), nil
+	return junit.Marshal(suite)
 }
 
 // WriteJUnit saves JUnit for CI artifacts.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/puretasks/k8s-conformance/internal/junit"
 )
 
 // Each verdict is its own JUnit answer: FAIL a <failure>, ERROR an <error>,
@@ -39,11 +41,11 @@ func TestJUnitTellsFailFromError(t *testing.T) {
 	require.NoError(t, r.WriteJUnit(path))
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	var got junitSuites
+	var got junit.Suites
 	require.NoError(t, xml.Unmarshal(raw, &got))
 	require.Len(t, got.Suites, 1)
 	s := got.Suites[0]
-	cases := map[string]junitCase{}
+	cases := map[string]junit.Case{}
 	for _, c := range s.Cases {
 		cases[c.Name] = c
 	}
@@ -57,7 +59,7 @@ func TestJUnitTellsFailFromError(t *testing.T) {
 	assert.Nil(t, cases["L-PVC"].Failure)
 	assert.Equal(t, "cluster-gone", cases["L-PVC"].Error.Type)
 	require.NotNil(t, cases["L-LB"].Skipped, "NOT RUN is <skipped>")
-	var run *junitCase
+	var run *junit.Case
 	for _, c := range s.Cases {
 		if c.Classname == "conformance.run" {
 			run = &c

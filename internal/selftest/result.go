@@ -2,7 +2,6 @@ package selftest
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/puretasks/k8s-conformance/internal/junit"
 	"github.com/puretasks/k8s-conformance/internal/staticcheck"
 )
 
@@ -294,67 +294,30 @@ func (r *Result) WriteFiles(dir string) error {
 	return nil
 }
 
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Body    string `xml:",chardata"`
-}
-
 // JUnit renders one testcase per mutant x named ID (a failure when the ID
 // did not catch its mutant) and one per extra catch (a pass, for the record).
 func (r *Result) JUnit() ([]byte, error) {
-	s := junitSuite{Name: "selftest-" + r.Mode, Time: seconds(r.Duration)}
+	s := junit.Suite{Name: "selftest-" + r.Mode, Time: junit.Seconds(r.Duration)}
 	for _, m := range r.Mutants {
 		for _, c := range m.Cells {
-			tc := junitCase{Name: m.Name + "/" + c.ID, Classname: "selftest." + string(c.Tier), Time: seconds(c.Duration)}
+			tc := junit.Case{Name: m.Name + "/" + c.ID, Classname: "selftest." + string(c.Tier), Time: junit.Seconds(c.Duration)}
 			switch {
 			case !c.Expected:
 				tc.SystemOut = fmt.Sprintf("not named in mutant.yaml; observed %s: %s", c.Observed, c.Detail)
 			case c.Observed == Skipped:
-				tc.Skipped = &junitMessage{Message: c.Detail}
-				s.Skipped++
+				tc.Skipped = &junit.Message{Message: c.Detail}
 			case c.Observed != Caught:
 				// A named check that did not run, or errored, is a failure
 				// too: it proved nothing.
-				tc.Failure = &junitMessage{Message: fmt.Sprintf("%s did not catch mutant %s (%s)", c.ID, m.Name, c.Observed), Body: m.Why + "\n" + c.Detail}
-				s.Failures++
+				tc.Failure = &junit.Message{Message: fmt.Sprintf("%s did not catch mutant %s (%s)", c.ID, m.Name, c.Observed), Text: m.Why + "\n" + c.Detail}
 			default:
 				tc.SystemOut = c.Detail
 			}
 			s.Cases = append(s.Cases, tc)
 		}
 	}
-	s.Tests = len(s.Cases)
-	raw, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{s}}, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte(xml.Header), append(raw, '\n')...), nil
+	return junit.Marshal(s)
 }
-
-func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
 // sortedCells orders cells: static before live, named before extra, then
 // catalogue order.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/puretasks/k8s-conformance/internal/junit"
 )
 
 func caughtRow(name string, ids ...string) MutantResult {
@@ -69,7 +71,7 @@ func TestResultFiles(t *testing.T) {
 
 	raw, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
 	require.NoError(t, err)
-	var doc junitSuites
+	var doc junit.Suites
 	require.NoError(t, xml.Unmarshal(raw, &doc))
 	require.Len(t, doc.Suites, 1)
 	s := doc.Suites[0]
