@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -231,21 +232,44 @@ func Storage(ctx context.Context, env Env, r *Recorder, ns string) (appliedPV bo
 		r.Fail("PersistentVolumeClaim "+ns+"/"+u.PVC.Name, "expected %s to survive the pod's deletion", pr.name)
 		return appliedPV
 	}
-	// 4. Back to emptyDir, then the claim goes: Retain keeps the PV Released
-	// and the data on the node.
-	if err := env.Apply(ctx, env.Copy(manifests.Default, ns, func(o client.Object) bool {
-		d, ok := o.(*appsv1.Deployment)
-		return ok && d.Name == spec.Seed.Backend.Deployment.Name
-	})); err != nil {
-		r.Fail("Deployment "+ns+"/backend", "restoring the default backend: %v", err)
+	// 4. The claim's user goes (a claim in use is held by its protection
+	// finalizer): the backend scaled to zero and every pod of it gone,
+	// faster than rolling it back to emptyDir. Then the claim goes: Retain
+	// keeps the PV Released and the data on the node.
+	b := spec.Seed.Backend.Deployment
+	if err := live.Scale(ctx, env.Clientset, ns, b.Name, 0); err != nil {
+		r.Fail("Deployment "+ns+"/"+b.Name, "scaling to 0 to free the claim: %v", err)
 		return appliedPV
 	}
-	if _, err := backendPod(ctx, env, ns); err != nil {
-		r.Fail("Deployment "+ns+"/backend", "restoring the default backend: %v", err)
+	if err := podsGone(ctx, env, ns, b.Selector); err != nil {
+		r.Fail("Deployment "+ns+"/"+b.Name, "scaled to 0 to free the claim: %v", err)
 		return appliedPV
 	}
 	Retained(ctx, env, r, ns, pr.node, pr.name, pr.content, PVRetainHold)
 	return appliedPV
+}
+
+// podsGone waits until no pod matching selector is left in ns, terminating
+// ones included (they still hold their claims).
+func podsGone(ctx context.Context, env Env, ns string, selector map[string]string) error {
+	sel := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()}
+	last := "not listed"
+	err := poll.Until(ctx, poll.PodGone, func(ctx context.Context) (bool, error) {
+		l, err := env.Clientset.CoreV1().Pods(ns).List(ctx, sel)
+		if err != nil {
+			last = "listing pods: " + err.Error()
+			return false, nil
+		}
+		if len(l.Items) > 0 {
+			last = fmt.Sprintf("%d pod(s) left, e.g. %s", len(l.Items), describePod(&l.Items[0]))
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w; last seen: %s", err, last)
+	}
+	return nil
 }
 
 // bound waits until the PV and the PVC are bound to each other.

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -224,4 +227,18 @@ func TestRetainedFailsWhenTheNodeLostTheFile(t *testing.T) {
 	if got := ft.failures(); !strings.Contains(got, "node worker2") || !strings.Contains(got, "expected proof.txt on hostPath /mnt/data/uploads") || !strings.Contains(got, "404") {
 		t.Fatalf("expected a failure naming the node and the missing file, got %q", got)
 	}
+}
+
+func TestPodsGone(t *testing.T) {
+	b := spec.Seed.Backend.Deployment
+	cs := fake.NewClientset()
+	require.NoError(t, podsGone(context.Background(), Env{Clientset: cs}, PVCNamespace, b.Selector), "none to begin with")
+
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: PVCNamespace, Name: "backend-1", Labels: b.Selector}}
+	cs = fake.NewClientset(pod)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := podsGone(ctx, Env{Clientset: cs}, PVCNamespace, b.Selector)
+	require.Error(t, err, "a pod that stays holds the claim")
+	assert.Contains(t, err.Error(), "1 pod(s) left, e.g. pod backend-1")
 }
