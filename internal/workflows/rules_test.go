@@ -391,7 +391,7 @@ func TestNightlyRulesFailOnABrokenWorkflow(t *testing.T) {
 		{"no upgrade", mutate(t, raw, "        env:\n          UPGRADE_FROM: ${{ steps.release.outputs.ref }}\n", ""), nil, "env.UPGRADE_FROM: want the revision"},
 		{"the upgrade spliced into the script", mutate(t, raw, "        env:\n          UPGRADE_FROM: ${{ steps.release.outputs.ref }}\n        run: make conformance", "        run: make conformance UPGRADE_FROM=${{ steps.release.outputs.ref }}"), nil, "want no ${{ }} in the script"},
 		{"the upgrade from a step that is not there", mutate(t, raw, "id: release", "id: tag"), nil, "no earlier step has id release"},
-		{"the upgrade from a step that does not describe", mutate(t, raw, "ref=$(git describe --tags --abbrev=0)", "ref=$(git rev-parse HEAD~1)"), nil, "does not write ref=<git describe"},
+		{"the upgrade from a step that does not describe", mutate(t, raw, "ref=$(git describe --tags --abbrev=0 --match 'v[0-9]*')", "ref=$(git rev-parse HEAD~1)"), nil, "does not write ref=<git describe"},
 		{"not a workflow", []byte("jobs: [\n"), nil, nightlyFile + ":"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
