@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -459,50 +458,31 @@ func HelmUpgradeUnderTraffic(ctx context.Context, env Env, h *Helm, r *Recorder,
 	// its pod watch has synced, and the upgrade runs when both have.
 	next := NextChartVersion(h.Chart)
 	var (
-		ready   sync.WaitGroup
-		once    sync.Once
-		upRel   *release.Release
-		upErr   error
-		upTook  time.Duration
-		upgrade = func() {
-			ready.Wait()
-			start := time.Now()
-			upRel, upErr = h.Upgrade(ctx, next)
-			upTook = time.Since(start)
-		}
+		upRel  *release.Release
+		upErr  error
+		upTook time.Duration
 	)
-	ws := Workloads()
-	ready.Add(len(ws))
-	var wg sync.WaitGroup
-	for _, w := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := w.Deployment.Name
-			triggered := false
-			obs, err := live.WatchRollout(ctx, cs, h.Namespace, name, InvariantOf(w, w.Deployment.Replicas), func(context.Context) error {
-				triggered = true
-				ready.Done()
-				once.Do(upgrade)
-				return upErr
-			})
-			if !triggered {
-				ready.Done() // the watch never started: the upgrade must not wait for it
-			}
-			r.Measure("%s during helm upgrade: %s", name, obs)
-			res := "Deployment " + h.Namespace + "/" + name
-			if err != nil {
-				r.Fail(res, "the upgrade's rolling update did not complete: %v", err)
-			}
-			for _, v := range obs.Violations {
-				r.Fail(res, "invariant broken during helm upgrade (spec: maxUnavailable %d, maxSurge %d): %s", w.Deployment.MaxUnavailable, w.Deployment.MaxSurge, v)
-			}
-			if len(obs.NewPods) == 0 && err == nil {
-				r.Fail(res, "expected the upgrade to replace the pods (the pod template's helm.sh/chart label changed), saw no new pod")
-			}
-		}()
+	watches := WatchTogether(ctx, cs, h.Namespace, Workloads(), func(w spec.Workload) live.Invariant { return InvariantOf(w, w.Deployment.Replicas) }, func() error {
+		start := time.Now()
+		upRel, upErr = h.Upgrade(ctx, next)
+		upTook = time.Since(start)
+		return upErr
+	})
+	for _, wt := range watches {
+		w, obs, err := wt.Workload, wt.Obs, wt.Err
+		name := w.Deployment.Name
+		r.Measure("%s during helm upgrade: %s", name, obs)
+		res := "Deployment " + h.Namespace + "/" + name
+		if err != nil {
+			r.Fail(res, "the upgrade's rolling update did not complete: %v", err)
+		}
+		for _, v := range obs.Violations {
+			r.Fail(res, "invariant broken during helm upgrade (spec: maxUnavailable %d, maxSurge %d): %s", w.Deployment.MaxUnavailable, w.Deployment.MaxSurge, v)
+		}
+		if len(obs.NewPods) == 0 && err == nil {
+			r.Fail(res, "expected the upgrade to replace the pods (the pod template's helm.sh/chart label changed), saw no new pod")
+		}
 	}
-	wg.Wait()
 	if upErr != nil {
 		r.Fail(h.resource(), "expected helm upgrade --wait to the chart's next version to succeed, got: %v", upErr)
 	}

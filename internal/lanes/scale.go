@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/puretasks/k8s-conformance/internal/live"
@@ -226,4 +227,46 @@ func LoadSpread(ctx context.Context, env Env, r *Recorder, ns string) {
 	if !ok || s.Failed > 0 {
 		r.Fail("Service "+ns+"/"+b.Service.Name, "expected every request to succeed: %d failed, job succeeded=%v: %v", s.Failed, ok, s.Errors)
 	}
+}
+
+// RolloutWatch is one Deployment's pod watch across a change.
+type RolloutWatch struct {
+	Workload  spec.Workload
+	Invariant live.Invariant
+	Obs       live.RolloutObservation
+	Err       error
+}
+
+// WatchTogether watches every workload's pods in ns across one change that
+// rolls them together (a helm upgrade, an apply of a new revision): change
+// runs once, when every pod watch has synced, so no watch misses its first
+// events; a watch that never started does not hold it up. change's error
+// ends each watch as WatchRollout's trigger error does.
+func WatchTogether(ctx context.Context, cs kubernetes.Interface, ns string, ws []spec.Workload, invariant func(spec.Workload) live.Invariant, change func() error) []RolloutWatch {
+	var (
+		ready     sync.WaitGroup
+		once      sync.Once
+		changeErr error
+	)
+	out := make([]RolloutWatch, len(ws))
+	ready.Add(len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() {
+			inv := invariant(w)
+			triggered := false
+			obs, err := live.WatchRollout(ctx, cs, ns, w.Deployment.Name, inv, func(context.Context) error {
+				triggered = true
+				ready.Done()
+				once.Do(func() { ready.Wait(); changeErr = change() })
+				return changeErr
+			})
+			if !triggered {
+				ready.Done() // the watch never started: the change must not wait for it
+			}
+			out[i] = RolloutWatch{Workload: w, Invariant: inv, Obs: obs, Err: err}
+		})
+	}
+	wg.Wait()
+	return out
 }

@@ -269,41 +269,23 @@ func UpgradeUnderTraffic(ctx context.Context, env Env, r *Recorder, p *UpgradePl
 		return nil
 	}
 
-	var (
-		ready   sync.WaitGroup
-		once    sync.Once
-		up      Upgraded
-		upgrade = func() {
-			ready.Wait()
-			up.At = time.Now()
-			up.Apply = ops.Apply(ctx, cur)
-			up.Took = time.Since(up.At)
-		}
-	)
-	ws := Workloads()
-	ready.Add(len(ws))
-	var wg sync.WaitGroup
-	for _, w := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := w.Deployment.Name
-			oldN, curN := replicasOf(deploymentIn(old, name)), replicasOf(deploymentIn(cur, name))
-			inv := UpgradeInvariant(w, oldN, curN)
-			triggered := false
-			obs, err := live.WatchRollout(ctx, env.Clientset, ns, name, inv, func(context.Context) error {
-				triggered = true
-				ready.Done()
-				once.Do(upgrade)
-				return up.Apply.Err()
-			})
-			if !triggered {
-				ready.Done() // the watch never started: the apply must not wait for it
-			}
-			judgeUpgradeRollout(r, w, inv, rolls[name], max(0, curN-oldN), obs, err)
-		}()
+	var up Upgraded
+	replicas := func(name string) (int32, int32) {
+		return replicasOf(deploymentIn(old, name)), replicasOf(deploymentIn(cur, name))
 	}
-	wg.Wait()
+	watches := WatchTogether(ctx, env.Clientset, ns, Workloads(), func(w spec.Workload) live.Invariant {
+		oldN, curN := replicas(w.Deployment.Name)
+		return UpgradeInvariant(w, oldN, curN)
+	}, func() error {
+		up.At = time.Now()
+		up.Apply = ops.Apply(ctx, cur)
+		up.Took = time.Since(up.At)
+		return up.Apply.Err()
+	})
+	for _, wt := range watches {
+		oldN, curN := replicas(wt.Workload.Deployment.Name)
+		judgeUpgradeRollout(r, wt.Workload, wt.Invariant, rolls[wt.Workload.Deployment.Name], max(0, curN-oldN), wt.Obs, wt.Err)
+	}
 	if err := up.Apply.Err(); err != nil {
 		r.Fail("manifests under test", "expected them to apply over %s (as `kubectl apply --server-side` of the new release), got: %v", from, err)
 	} else if !up.At.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -264,4 +265,28 @@ func TestRemovedIn(t *testing.T) {
 	got := removedIn([]client.Object{cm("a"), cm("b")}, []client.Object{cm("b"), cm("c")})
 	require.Len(t, got, 1)
 	assert.Equal(t, "a", got[0].GetName())
+}
+
+// One change for every watch, run once, after all of them have synced; its
+// error ends each watch.
+func TestWatchTogetherRunsTheChangeOnce(t *testing.T) {
+	ready := func(name string) *appsv1.Deployment {
+		d := &appsv1.Deployment{}
+		d.Name, d.Namespace, d.Generation = name, "ns", 1
+		d.Spec.Replicas = ptrTo(int32(1))
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+		return d
+	}
+	cs := fake.NewClientset(ready(spec.Seed.Backend.Deployment.Name), ready(spec.Seed.Frontend.Deployment.Name))
+	var calls atomic.Int32
+	ws := WatchTogether(context.Background(), cs, "ns", Workloads(), func(w spec.Workload) live.Invariant { return InvariantOf(w, 1) }, func() error {
+		calls.Add(1)
+		return errors.New("apply refused")
+	})
+	assert.Equal(t, int32(1), calls.Load())
+	require.Len(t, ws, 2)
+	for _, w := range ws {
+		require.Error(t, w.Err, w.Workload.Deployment.Name)
+		assert.Contains(t, w.Err.Error(), "apply refused")
+	}
 }
