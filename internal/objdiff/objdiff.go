@@ -176,14 +176,7 @@ func (w *walker) walk(path string, old, new any) {
 			w.add(path, old, new)
 			return
 		}
-		keys := map[string]bool{}
-		for k := range o {
-			keys[k] = true
-		}
-		for k := range n {
-			keys[k] = true
-		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range unionKeys(o, n) {
 			w.walk(join(path, k), o[k], n[k])
 		}
 	case []any:
@@ -196,14 +189,7 @@ func (w *walker) walk(path string, old, new any) {
 		// by name, so inserting one item does not show every later one as
 		// changed; other lists by position.
 		if on, nn, ok := byName(o), byName(n), true; ok && on != nil && nn != nil {
-			names := map[string]bool{}
-			for k := range on {
-				names[k] = true
-			}
-			for k := range nn {
-				names[k] = true
-			}
-			for _, k := range sortedKeys(names) {
+			for _, k := range unionKeys(on, nn) {
 				w.walk(fmt.Sprintf("%s[%s]", path, k), on[k], nn[k])
 			}
 			return
@@ -213,13 +199,7 @@ func (w *walker) walk(path string, old, new any) {
 			return
 		}
 		for i := 0; i < max(len(o), len(n)); i++ {
-			var ov, nv any
-			if i < len(o) {
-				ov = o[i]
-			}
-			if i < len(n) {
-				nv = n[i]
-			}
+			ov, nv := at(o, i), at(n, i)
 			// An item that has a name (an env var listed twice, which the
 			// API server accepts) keeps it in the path, so its value is
 			// redacted under that name.
@@ -257,13 +237,7 @@ func isArgList(path string) bool {
 // redacted as one in the environment is.
 func (w *walker) walkArgs(path string, o, n []any) {
 	for i := 0; i < max(len(o), len(n)); i++ {
-		var ov, nv any
-		if i < len(o) {
-			ov = o[i]
-		}
-		if i < len(n) {
-			nv = n[i]
-		}
+		ov, nv := at(o, i), at(n, i)
 		if reflect.DeepEqual(ov, nv) {
 			continue
 		}
@@ -347,6 +321,26 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// unionKeys are the keys of both maps, sorted.
+func unionKeys(a, b map[string]any) []string {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return sortedKeys(keys)
+}
+
+// at is item i of a list, nil past its end.
+func at(list []any, i int) any {
+	if i < len(list) {
+		return list[i]
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]bool) []string {
