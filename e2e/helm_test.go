@@ -49,6 +49,7 @@ func helmChartDir() (string, error) {
 func helmFeature() features.Feature {
 	const id = "L-HELM"
 	return check(id, "the chart installs through the Helm SDK (helm install --wait, with --create-namespace and into an existing namespace), its helm test passes, a helm upgrade rolls with zero unavailable and zero failed requests, helm uninstall removes the release and leaves its Retain PV Released with its data").
+		NeedsClusterDNS().
 		Assess("install, test, upgrade under traffic, uninstall", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
 			s := c.Suite

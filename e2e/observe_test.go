@@ -216,43 +216,36 @@ func dnsFeature() features.Feature {
 	short := b.Service.Name
 	fqdn := fmt.Sprintf("%s.%s.svc.cluster.local", b.Service.Name, spec.Namespace)
 	return check(id, "backend-service resolves by short name and FQDN from a pod on each schedulable node; /api/health answers 200 from each; the frontend reaches it through NEXT_PUBLIC_API_URL").
-		Assess("names resolve to the Service's ClusterIP from a pod on each schedulable node", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		NeedsClusterDNS().
+		// One Job per node asks both questions in one pod (`probe resolve ...
+		// then get ...`): a pod's scheduling and start is most of a Job's
+		// time, so one round, not two.
+		Assess("names resolve to the Service's ClusterIP, then http://backend-service:8000/api/health answers 200, from a pod on each schedulable node", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c, s := requireAvailable(ctx, t)
 			svc, err := s.Clientset.CoreV1().Services(spec.Namespace).Get(ctx, short, metav1.GetOptions{})
 			if err != nil {
 				c.Fatal(t, "Service "+short, "reading it: %v", err)
 			}
-			nodes := schedulableNodes(ctx, t, c)
-			fromEachNode(ctx, t, c, "resolving "+short+" and "+fqdn, nodes,
-				func(i int, _ reach.Node) live.ProbeJob {
-					return live.ProbeJob{Namespace: spec.Namespace, Name: fmt.Sprintf("dns-resolve-%d", i), Image: b.Deployment.Container.Image,
-						Args: []string{"resolve", short, fqdn}, Interval: poll.JobComplete}
-				},
-				func(n reach.Node, lines []json.RawMessage) ([]string, []string) {
-					return []string{fmt.Sprintf("resolve from a pod on %s: %s", n.Name, joinLines(lines))},
-						reach.ResolveProblems(lines, svc.Spec.ClusterIP, short, fqdn)
-				})
-			return ctx
-		}).
-		Assess("http://backend-service:8000/api/health answers 200 from a pod on each schedulable node", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			c, _ := requireAvailable(ctx, t)
 			url := fmt.Sprintf("http://%s:%d%s", short, b.Service.Port, spec.HealthPath)
 			backendPods := map[string]bool{}
 			for _, p := range podsOf(ctx, t, c, b) {
 				backendPods[p.Name] = true
 			}
 			nodes := schedulableNodes(ctx, t, c)
-			fromEachNode(ctx, t, c, "GET "+url, nodes,
+			fromEachNode(ctx, t, c, "resolving "+short+" and "+fqdn+", then GET "+url, nodes,
 				func(i int, _ reach.Node) live.ProbeJob {
-					return live.ProbeJob{Namespace: spec.Namespace, Name: fmt.Sprintf("dns-get-%d", i), Image: b.Deployment.Container.Image,
-						Args: []string{"get", url}, Interval: poll.JobComplete}
+					return live.ProbeJob{Namespace: spec.Namespace, Name: fmt.Sprintf("dns-%d", i), Image: b.Deployment.Container.Image,
+						Args: []string{"resolve", short, fqdn, "then", "get", url}, Interval: poll.JobComplete}
 				},
 				func(n reach.Node, lines []json.RawMessage) (measures, problems []string) {
-					answers, problems := reach.GetProblems(lines, url, backendPods)
+					by, problems := reach.ByOp(lines, "resolve", "get")
+					measures = append(measures, fmt.Sprintf("resolve from a pod on %s: %s", n.Name, joinLines(by["resolve"])))
+					problems = append(problems, reach.ResolveProblems(by["resolve"], svc.Spec.ClusterIP, short, fqdn)...)
+					answers, getProblems := reach.GetProblems(by["get"], url, backendPods)
 					for _, g := range answers {
 						measures = append(measures, fmt.Sprintf("GET %s from a pod on %s: %d from %s in %dms %s", url, n.Name, g.Status, g.Pod, g.LatencyMs, g.Error))
 					}
-					return measures, problems
+					return measures, append(problems, getProblems...)
 				})
 			return ctx
 		}).

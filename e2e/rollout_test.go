@@ -83,6 +83,7 @@ var trafficBasis = fmt.Sprintf("zero failures here rest on the stub draining: on
 func trafficFeature() features.Feature {
 	const id = "L-TRAFFIC"
 	return check(id, "continuous requests through each Service during its rolling update: zero failures").
+		NeedsClusterDNS().
 		Assess("backend-service (in-cluster) and frontend-service (NodePort from the host) during rollouts", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c, s := requireAvailable(ctx, t)
 			// The traffic must measure this check's rollouts only: pods an

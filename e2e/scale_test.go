@@ -55,6 +55,7 @@ func scaleFeature() features.Feature {
 func lbFeature() features.Feature {
 	const id = "L-LB"
 	return check(id, "with 3 backend replicas, requests through backend-service reach every replica").
+		NeedsClusterDNS().
 		Assess("300 requests from inside the cluster reach every replica", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c, env := scaleCopy(ctx, t)
 			r := lanes.NewRecorder(t, id, c, nil)

@@ -58,6 +58,7 @@ func planUpgrade(ctx context.Context, selected bool) (*lanes.UpgradePlan, error)
 
 func upgradeFeature() features.Feature {
 	return check(upgradeID, "the previous revision (E2E_UPGRADE_FROM) applied and serving, then the manifests under test applied over it while requests flow through both Services: ready pods never below desired, pods never above desired + maxSurge, zero failed requests; the changes listed field by field").
+		NeedsClusterDNS().
 		Assess("previous revision serving, then the manifests under test applied over it under traffic", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
 			if upgradePlan == nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,10 +25,19 @@ var proxy503 = []byte(`{"kind":"Status","status":"Failure","message":"error tryi
 // the pod brings a Ready replacement, as the ReplicaSet would.
 func backendCopy(t *testing.T, ns string) *fake.Clientset {
 	t.Helper()
+	return backendCopyWith(t, ns, nil)
+}
+
+// backendCopyWith is backendCopy whose replacement pod is first changed by
+// replacement (not Ready yet, not started).
+func backendCopyWith(t *testing.T, ns string, replacement func(*corev1.Pod)) *fake.Clientset {
+	t.Helper()
 	b := spec.Seed.Backend.Deployment
 	pod := func(name string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: b.Selector}, Spec: corev1.PodSpec{NodeName: "worker1"},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "backend", Started: ptr.To(true), Ready: true,
+					State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}}
 	}
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: b.Name, Generation: 1},
 		Spec:   appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: b.Selector}},
@@ -37,7 +47,11 @@ func backendCopy(t *testing.T, ns string) *fake.Clientset {
 		if err := cs.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), ns, a.(k8stesting.DeleteAction).GetName()); err != nil {
 			return true, nil, err
 		}
-		return true, nil, cs.Tracker().Add(pod("backend-2"))
+		next := pod("backend-2")
+		if replacement != nil {
+			replacement(next)
+		}
+		return true, nil, cs.Tracker().Add(next)
 	})
 	return cs
 }
@@ -54,7 +68,11 @@ func TestEmptyDirControlWithA503IsAnErrorNotALoss(t *testing.T) {
 		return http.StatusServiceUnavailable, proxy503, nil
 	}}
 	r, ft, _ := newRecorder("L-PVC")
-	kept, _, err := survivesDeletion(context.Background(), env, r, PVCNamespace, "emptydir")
+	// A 503 is asked again (the replacement may still be binding its port)
+	// until the deadline; then it is the error.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	kept, _, err := survivesDeletion(ctx, env, r, PVCNamespace, "emptydir")
 	if err == nil {
 		t.Fatalf("a 503 read back as an answer (kept=%v)", kept)
 	}
@@ -69,7 +87,7 @@ func TestEmptyDirControlWithA503IsAnErrorNotALoss(t *testing.T) {
 		if method == "PUT" {
 			return http.StatusCreated, nil, nil
 		}
-		return http.StatusNotFound, []byte(`{"error":"no such upload"}`), nil
+		return http.StatusNotFound, []byte(`{"error":"no such upload","pod":"backend-2"}`), nil
 	}
 	cs = backendCopy(t, PVCNamespace)
 	env.Clientset = cs
@@ -110,5 +128,84 @@ func TestProbeKnobWithA503IsAnError(t *testing.T) {
 	f := ft.failures()
 	if !strings.Contains(f, "ERROR(api)") || !strings.Contains(f, "setting the fail knob") || !strings.Contains(f, "got 503") {
 		t.Fatalf("expected an ERROR for the knob, got %s", f)
+	}
+}
+
+// uploads is a backend stub behind the pod proxy: PUT stores, GET answers
+// 200 with the file or the stub's own 404 naming the pod asked.
+func uploads(files map[string]string, asked *[]string) func(context.Context, string, string, string, int32, string, []byte) (int, []byte, error) {
+	return func(_ context.Context, method, _, pod string, _ int32, path string, body []byte) (int, []byte, error) {
+		name := strings.TrimPrefix(path, "/api/uploads/")
+		if method == "PUT" {
+			files[name] = string(body)
+			return http.StatusCreated, nil, nil
+		}
+		*asked = append(*asked, pod)
+		if c, ok := files[name]; ok {
+			return http.StatusOK, []byte(c), nil
+		}
+		return http.StatusNotFound, []byte(`{"error":"no such upload","pod":"` + pod + `"}`), nil
+	}
+}
+
+// The replacement is asked once its container has started, Ready or not:
+// the file's fate does not wait for readiness.
+func TestReplacementIsReadOnceStartedNotReady(t *testing.T) {
+	cs := backendCopyWith(t, PVCNamespace, func(p *corev1.Pod) { p.Status.Conditions = nil; p.Status.ContainerStatuses[0].Ready = false })
+	files := map[string]string{}
+	var asked []string
+	env := Env{Clientset: cs, Proxy: uploads(files, &asked)}
+	r, ft, _ := newRecorder("L-PVC")
+	kept, pr, err := survivesDeletion(context.Background(), env, r, PVCNamespace, "claim")
+	if err != nil || !kept || ft.Failed() {
+		t.Fatalf("a file the volume kept, read from a started replacement: kept=%v err=%v %s", kept, err, ft.failures())
+	}
+	if len(asked) != 1 || asked[0] != "backend-2" || pr.node != "worker1" {
+		t.Fatalf("expected one read, from backend-2 on worker1; asked %v, node %q", asked, pr.node)
+	}
+}
+
+// A replacement whose container has not started is not asked: the read
+// waits, and at the deadline says what it last saw.
+func TestReplacementNotStartedIsNotAsked(t *testing.T) {
+	cs := backendCopyWith(t, PVCNamespace, func(p *corev1.Pod) {
+		p.Status.Conditions = nil
+		p.Status.ContainerStatuses[0].Started = ptr.To(false)
+	})
+	var asked []string
+	env := Env{Clientset: cs, Proxy: uploads(map[string]string{}, &asked)}
+	r, _, _ := newRecorder("L-PVC")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _, err := survivesDeletion(ctx, env, r, PVCNamespace, "emptydir")
+	if err == nil || !strings.Contains(err.Error(), "no serving replacement for backend-1") || !strings.Contains(err.Error(), "started=false") {
+		t.Fatalf("expected no serving replacement, with the pod last seen; got %v", err)
+	}
+	if len(asked) != 0 {
+		t.Fatalf("a replacement that has not started was asked: %v", asked)
+	}
+}
+
+// The API server's own 404 (the pod went between list and proxy) is not the
+// stub's "no such upload": it proves nothing about the file, so the
+// emptyDir control does not pass on it; it is an ERROR.
+func TestAPIServer404IsNotAFileLost(t *testing.T) {
+	cs := backendCopy(t, PVCNamespace)
+	env := Env{Clientset: cs, Proxy: func(_ context.Context, method, _, _ string, _ int32, _ string, _ []byte) (int, []byte, error) {
+		if method == "PUT" {
+			return http.StatusCreated, nil, nil
+		}
+		return http.StatusNotFound, []byte(`{"kind":"Status","status":"Failure","message":"pods \"backend-2\" not found","reason":"NotFound","code":404}`), nil
+	}}
+	r, ft, _ := newRecorder("L-PVC")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	kept, _, err := survivesDeletion(ctx, env, r, PVCNamespace, "emptydir")
+	if err == nil {
+		t.Fatalf("the API server's 404 was read as the file lost (kept=%v)", kept)
+	}
+	reportStepError(r, "Deployment "+PVCNamespace+"/backend", err, "emptyDir step")
+	if f := ft.failures(); !strings.Contains(f, "ERROR(api)") || !strings.Contains(f, "not from the stub") {
+		t.Fatalf("expected an ERROR naming the 404 as not the stub's, got %s", f)
 	}
 }

@@ -2,10 +2,12 @@ package lanes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -123,37 +125,96 @@ func survivesDeletion(ctx context.Context, env Env, r *Recorder, ns, label strin
 	if err := env.Clientset.CoreV1().Pods(ns).Delete(ctx, before.Name, metav1.DeleteOptions{}); err != nil {
 		return false, pr, fmt.Errorf("deleting %s: %w", before.Name, err)
 	}
-	last := "no replacement yet"
-	err = poll.Until(ctx, poll.PodGone, func(ctx context.Context) (bool, error) {
-		pods, err := live.Pods(ctx, env.Clientset, ns, spec.Seed.Backend.Deployment.Selector)
-		if err != nil {
-			last = "listing pods: " + err.Error()
-			return false, nil
-		}
-		for _, p := range pods {
-			last = describePod(&p)
-			if p.Name != before.Name && live.PodReady(&p) {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		return false, pr, fmt.Errorf("no ready replacement for %s: %w; last seen: %s", before.Name, err, last)
-	}
-	after, err := backendPod(ctx, env, ns)
+	after, code, got, err := readFromReplacement(ctx, env, ns, before.Name, pr.name)
 	if err != nil {
 		return false, pr, err
 	}
 	pr.node = after.Spec.NodeName
-	code, got, err := env.Proxy(ctx, "GET", ns, after.Name, spec.Seed.Backend.Deployment.Container.Port, "/api/uploads/"+pr.name, nil)
-	// 200 is the file, 404 its absence; any other answer (a 503 from the
-	// proxy, an API error body) says nothing about the file.
-	if err := answerErr(code, got, err, fmt.Sprintf("GET /api/uploads/%s on pod %s", pr.name, after.Name), http.StatusOK, http.StatusNotFound); err != nil {
-		return false, pr, err
-	}
 	r.Measure("%s: wrote %s via %s, deleted it, read via %s on %s: %d", label, pr.name, before.Name, after.Name, after.Spec.NodeName, code)
 	return code == http.StatusOK && string(got) == pr.content, pr, nil
+}
+
+// readFromReplacement waits for the pod that replaces gone and asks it for
+// file. It asks once the replacement's containers have started (their
+// startup probes passed, or they have none), not once it is Ready: the
+// file's fate is settled when the pod mounts its volume, readiness is
+// judged by other checks, and Ready comes a readiness delay later (10 s in
+// the seed), twice per run. Only the stub's own answer counts: 200 with the
+// file, or 404 naming the pod asked. Anything else (the proxy's 503 while
+// the server binds its port, the API server's 404 for a pod that went) is
+// asked again until the deadline, then is the error, as an *AnswerError
+// when it was one.
+func readFromReplacement(ctx context.Context, env Env, ns, gone, file string) (corev1.Pod, int, []byte, error) {
+	b := spec.Seed.Backend.Deployment
+	var after corev1.Pod
+	var code int
+	var got []byte
+	var unanswered error
+	last := "no replacement yet"
+	err := poll.Until(ctx, poll.PodRunning, func(ctx context.Context) (bool, error) {
+		pods, err := live.Pods(ctx, env.Clientset, ns, b.Selector)
+		if err != nil {
+			last = "listing pods: " + err.Error()
+			return false, nil
+		}
+		i := slices.IndexFunc(pods, func(p corev1.Pod) bool { return p.Name != gone })
+		if i < 0 {
+			last = "no replacement yet"
+			return false, nil
+		}
+		p := pods[i]
+		last = describePod(&p)
+		if reason := live.TerminalReason(&p); reason != "" {
+			return false, fmt.Errorf("replacement %s cannot run: %s", p.Name, reason)
+		}
+		if !containersStarted(&p) {
+			return false, nil
+		}
+		via := fmt.Sprintf("GET /api/uploads/%s on pod %s", file, p.Name)
+		c, body, err := env.Proxy(ctx, "GET", ns, p.Name, b.Container.Port, "/api/uploads/"+file, nil)
+		if err := answerErr(c, body, err, via, http.StatusOK, http.StatusNotFound); err != nil {
+			unanswered = err
+			last += "; " + err.Error()
+			return false, nil
+		}
+		if c == http.StatusNotFound && !answeredBy(body, p.Name) {
+			unanswered = live.CheckAnswer(via+" (a 404 not from the stub in that pod)", c, body, http.StatusOK)
+			last += "; " + unanswered.Error()
+			return false, nil
+		}
+		after, code, got = p, c, body
+		return true, nil
+	})
+	if err != nil {
+		if unanswered != nil {
+			return after, 0, nil, fmt.Errorf("no answer about %s from the replacement of %s: %w; last seen: %s (%w)", file, gone, err, last, unanswered)
+		}
+		return after, 0, nil, fmt.Errorf("no serving replacement for %s: %w; last seen: %s", gone, err, last)
+	}
+	return after, code, got, nil
+}
+
+// containersStarted reports that a running pod's containers all passed
+// their startup probes (kubelet sets Started at once for one without).
+func containersStarted(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 {
+		return false
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running == nil || cs.Started == nil || !*cs.Started {
+			return false
+		}
+	}
+	return true
+}
+
+// answeredBy reports that a stub's JSON answer names pod (the backend stub
+// says which pod answered its 404): an API server's own 404 does not.
+func answeredBy(body []byte, pod string) bool {
+	var a struct {
+		Pod string `json:"pod"`
+	}
+	return json.Unmarshal(body, &a) == nil && a.Pod == pod
 }
 
 // Storage is L-PVC on the copy in ns (which must exist): emptyDir loses a
@@ -497,11 +558,16 @@ func readThroughReader(ctx context.Context, env Env, ns, file string) (string, e
 		case code == http.StatusOK:
 			content = string(raw)
 			return true, nil
-		case code == http.StatusNotFound:
+		case code == http.StatusNotFound && answeredBy(raw, hostPathReader):
 			return false, fmt.Errorf("GET /api/uploads/%s on %s: 404, the file is not on the node", file, hostPathReader)
 		default:
-			// Not an answer about the file (a 503 from the proxy, an API error).
-			return false, answerErr(code, raw, nil, fmt.Sprintf("GET /api/uploads/%s on pod %s", file, hostPathReader), http.StatusOK, http.StatusNotFound)
+			// Not an answer about the file (a 503 from the proxy, an API
+			// error, the API server's 404 for a pod that went).
+			via := fmt.Sprintf("GET /api/uploads/%s on pod %s", file, hostPathReader)
+			if code == http.StatusNotFound {
+				return false, live.CheckAnswer(via+" (a 404 not from the stub in that pod)", code, raw, http.StatusOK)
+			}
+			return false, answerErr(code, raw, nil, via, http.StatusOK, http.StatusNotFound)
 		}
 	})
 	if err != nil {

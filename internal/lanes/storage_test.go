@@ -153,7 +153,7 @@ func nodeReader(t *testing.T, pv *corev1.PersistentVolume, files map[string]stri
 		if c, ok := files[strings.TrimPrefix(path, "/api/uploads/")]; ok {
 			return http.StatusOK, []byte(c), nil
 		}
-		return http.StatusNotFound, []byte(`{"error":"no such upload"}`), nil
+		return http.StatusNotFound, []byte(`{"error":"no such upload","pod":"` + pod + `"}`), nil
 	}}
 	return cs, env
 }
@@ -226,6 +226,22 @@ func TestRetainedFailsWhenTheNodeLostTheFile(t *testing.T) {
 	Retained(context.Background(), env, r, PVCNamespace, "worker2", "proof.txt", "x", testHold)
 	if got := ft.failures(); !strings.Contains(got, "node worker2") || !strings.Contains(got, "expected proof.txt on hostPath /mnt/data/uploads") || !strings.Contains(got, "404") {
 		t.Fatalf("expected a failure naming the node and the missing file, got %q", got)
+	}
+}
+
+// The API server's 404 (the reader pod went) is not the node's "no such
+// file": ERROR, not a lost file.
+func TestRetainedAPIServer404IsAnError(t *testing.T) {
+	pv := seedPV(corev1.PersistentVolumeReclaimRetain, corev1.VolumeReleased)
+	cs, env := nodeReader(t, pv, map[string]string{})
+	env.Proxy = func(context.Context, string, string, string, int32, string, []byte) (int, []byte, error) {
+		return http.StatusNotFound, []byte(`{"kind":"Status","status":"Failure","message":"pods \"hostpath-reader\" not found","reason":"NotFound","code":404}`), nil
+	}
+	pvTimeline(cs, pv, 0, nil)
+	r, ft, _ := newRecorder("L-PVC")
+	Retained(context.Background(), env, r, PVCNamespace, "worker2", "proof.txt", "x", testHold)
+	if got := ft.failures(); !strings.Contains(got, "ERROR(api) node worker2") || !strings.Contains(got, "not from the stub") {
+		t.Fatalf("expected an ERROR naming the 404 as not the stub's, got %q", got)
 	}
 }
 

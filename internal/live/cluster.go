@@ -49,6 +49,12 @@ type UpOptions struct {
 	// KeepLeftovers skips the sweep of dead runs' clusters (a run that
 	// sweeps them itself, first).
 	KeepLeftovers bool
+	// DeferCoreDNS returns once the nodes are Ready and the images loaded;
+	// the wait for CoreDNS goes on in the background and Up.ClusterDNS
+	// answers it. The suite's own run sets it: most checks never resolve a
+	// name, and those that do (NewCheck(...).NeedsClusterDNS) wait there,
+	// so CoreDNS comes up beside the first applies instead of before them.
+	DeferCoreDNS bool
 }
 
 // Up is a cluster BringUp made.
@@ -57,6 +63,10 @@ type Up struct {
 	Nodes     int
 	Image     nodeimage.Choice
 	Clientset kubernetes.Interface
+	// ClusterDNS waits until CoreDNS is Available (at once unless
+	// DeferCoreDNS) and returns why it is not; every call gets the same
+	// answer.
+	ClusterDNS func(context.Context) error
 }
 
 // BringUp brings a cluster up: leftovers of dead runs removed (refusing
@@ -119,12 +129,34 @@ func BringUp(ctx context.Context, o UpOptions) (*Up, error) {
 	}()
 	err = phase("node Ready", func() error { return NodesReady(ctx, up.Clientset, up.Nodes) })
 	if err == nil {
-		err = phase("CoreDNS Available", func() error {
-			_, err := WaitDeployment(ctx, up.Clientset, "kube-system", "coredns", poll.CoreDNSAvailable)
-			return err
-		})
+		up.ClusterDNS = awaitCoreDNS(ctx, up.Clientset, phase)
+		if !o.DeferCoreDNS {
+			err = up.ClusterDNS(ctx)
+		}
 	}
 	return up, errors.Join(err, <-loaded)
+}
+
+// awaitCoreDNS starts the timed wait for CoreDNS in the background and
+// returns its answer: a call waits for it, or for the caller's own ctx.
+func awaitCoreDNS(ctx context.Context, cs kubernetes.Interface, phase func(string, func() error) error) func(context.Context) error {
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = phase("CoreDNS Available", func() error {
+			_, err := WaitDeployment(ctx, cs, "kube-system", "coredns", poll.CoreDNSAvailable)
+			return err
+		})
+	}()
+	return func(caller context.Context) error {
+		select {
+		case <-done:
+			return err
+		case <-caller.Done():
+			return fmt.Errorf("waiting for CoreDNS: %w", context.Cause(caller))
+		}
+	}
 }
 
 func (o *UpOptions) defaults() {

@@ -22,6 +22,7 @@ type CheckBuilder struct {
 	id    string
 	b     *features.FeatureBuilder
 	steps []string
+	dns   bool
 }
 
 // NewCheck begins the feature of check id. Its Setup opens the check: the
@@ -49,6 +50,9 @@ func NewCheck(id, title string) *CheckBuilder {
 			c.Start()
 			c.Abort(t, report.CodeSetup, "cluster", "not run: %v", err) // nothing of the check exists yet: no teardown
 		}
+		if cb.dns {
+			c.requireClusterDNS(ctx, t)
+		}
 		c.Start()
 		return WithCheck(ctx, c)
 	})
@@ -58,6 +62,15 @@ func NewCheck(id, title string) *CheckBuilder {
 		}
 		return ctx
 	})
+	return cb
+}
+
+// NeedsClusterDNS marks a check that resolves names in the cluster (a probe
+// Job aimed at backend-service, the frontend calling the backend): it
+// begins once CoreDNS is Available, which the suite's own bring-up no
+// longer waits for (UpOptions.DeferCoreDNS).
+func (cb *CheckBuilder) NeedsClusterDNS() *CheckBuilder {
+	cb.dns = true
 	return cb
 }
 

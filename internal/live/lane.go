@@ -273,6 +273,17 @@ func (c *Check) Abort(t TB, code report.Code, resource, format string, a ...any)
 	t.Fatalf("%s", msg)
 }
 
+// requireClusterDNS stops the check, as ERROR, when the cluster does not
+// resolve names: whatever a name lookup then did would say nothing about
+// the manifests.
+func (c *Check) requireClusterDNS(ctx context.Context, t TB) {
+	t.Helper()
+	if err := c.Suite.ClusterDNS(ctx); err != nil {
+		c.Start()
+		c.Abort(t, report.CodeSetup, "Deployment kube-system/coredns", "not run: the cluster does not resolve names: %v", err)
+	}
+}
+
 func (c *Check) miss(t TB, code report.Code, resource, format string, a ...any) {
 	t.Helper()
 	t.Errorf("%s", c.record(code, resource, format, a...))

@@ -52,6 +52,9 @@ type Suite struct {
 	createdNamespaces, createdPVs []string
 	runCtx                        context.Context
 	stopWatch                     context.CancelCauseFunc
+	// clusterDNS is the bring-up's deferred CoreDNS wait (nil on an
+	// existing cluster, whose DNS is taken as it is).
+	clusterDNS func(context.Context) error
 }
 
 // NewSuite reads the settings; a bad setting is reported by Setup. The
@@ -151,7 +154,8 @@ func (s *Suite) ready(ctx context.Context) error {
 	up, err := BringUp(ctx, UpOptions{
 		Name: name, ConfigFile: s.KindConfig, ModuleRoot: s.ModuleRoot, ImagesDir: s.ImagesDir,
 		Node: choice.Request{Image: s.NodeImage, Source: s.NodeSource}, Log: s.Log,
-		Phase: func(step string, fn func() error) error { return s.phase(step, 0, fn) },
+		DeferCoreDNS: true,
+		Phase:        func(step string, fn func() error) error { return s.phase(step, 0, fn) },
 		Announce: func(c *kindcluster.Cluster) {
 			s.mu.Lock()
 			s.Cluster, s.Kubeconfig, s.HostDataDir = c, c.Kubeconfig, c.DataDir // known before create, so Ctrl-C can remove it
@@ -163,6 +167,7 @@ func (s *Suite) ready(ctx context.Context) error {
 	if up != nil {
 		s.mu.Lock()
 		s.Nodes = up.Nodes
+		s.clusterDNS = up.ClusterDNS
 		if up.Cluster != nil {
 			s.Cluster = up.Cluster
 		}
@@ -176,6 +181,19 @@ func (s *Suite) ready(ctx context.Context) error {
 		return err
 	}
 	return s.clients()
+}
+
+// ClusterDNS waits until the cluster resolves names (CoreDNS Available on
+// the suite's own cluster; an existing cluster's DNS is taken as it is) and
+// says why not.
+func (s *Suite) ClusterDNS(ctx context.Context) error {
+	s.mu.Lock()
+	wait := s.clusterDNS
+	s.mu.Unlock()
+	if wait == nil {
+		return nil
+	}
+	return wait(ctx)
 }
 
 func (s *Suite) preflight() error {

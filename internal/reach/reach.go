@@ -103,6 +103,25 @@ func Summary(expected []Node, broken []Outcome) string {
 	return fmt.Sprintf("%d of %d nodes: %s", len(broken), len(expected), strings.Join(parts, ", "))
 }
 
+// ByOp splits one pod's answers by the probe command that printed them
+// (`probe resolve ... then get ...` prints both kinds): each line's "op". A
+// line with no op, or one not listed in ops, is a problem, never dropped.
+func ByOp(lines []json.RawMessage, ops ...string) (map[string][]json.RawMessage, []string) {
+	out := map[string][]json.RawMessage{}
+	var problems []string
+	for _, l := range lines {
+		var a struct {
+			Op string `json:"op"`
+		}
+		if err := json.Unmarshal(l, &a); err != nil || !slices.Contains(ops, a.Op) {
+			problems = append(problems, fmt.Sprintf("unexpected answer %s (not one of %v)", l, ops))
+			continue
+		}
+		out[a.Op] = append(out[a.Op], l)
+	}
+	return out, problems
+}
+
 // ResolveProblems judges one pod's `probe resolve` answers: each name must
 // resolve to the Service's ClusterIP.
 func ResolveProblems(lines []json.RawMessage, clusterIP string, names ...string) []string {

@@ -104,3 +104,20 @@ func TestGetProblems(t *testing.T) {
 	_, p = GetProblems([]json.RawMessage{json.RawMessage(`not json`)}, url, nil)
 	assert.Len(t, p, 1)
 }
+
+// One pod's chained answers are split by command; a stray line is a
+// problem, not dropped.
+func TestByOp(t *testing.T) {
+	in := []json.RawMessage{
+		json.RawMessage(`{"op":"resolve","name":"backend-service","addrs":["10.96.0.10"],"ok":true}`),
+		json.RawMessage(`{"op":"get","url":"http://backend-service:8000/api/health","status":200,"pod":"backend-1"}`),
+		json.RawMessage(`{"op":"load","sent":1}`),
+		json.RawMessage(`{"status":200}`),
+		json.RawMessage(`not json`),
+	}
+	by, problems := ByOp(in, "resolve", "get")
+	assert.Len(t, by["resolve"], 1)
+	assert.Len(t, by["get"], 1)
+	assert.Len(t, problems, 3)
+	assert.Contains(t, problems[0], `{"op":"load","sent":1}`)
+}

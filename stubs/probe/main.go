@@ -5,6 +5,12 @@
 //	probe resolve backend-service backend-service.todo-app.svc.cluster.local
 //	probe get [-method POST] [-expect 200] http://backend-service:8000/api/health
 //	probe load [-duration 40s] [-interval 50ms] [-count N] [-until-replaced 3s] http://backend-service:8000/api/health
+//
+// Commands joined by "then" run one after another in one process (so in one
+// pod, with one scheduling and start): every one runs whatever the one
+// before answered, and the exit status is non-zero if any failed.
+//
+//	probe resolve backend-service then get http://backend-service:8000/api/health
 package main
 
 import (
@@ -30,24 +36,50 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var ok bool
-	switch os.Args[1] {
-	case "resolve":
-		ok = resolve(ctx, os.Args[2:])
-	case "get":
-		ok = get(ctx, os.Args[2:])
-	case "load":
-		ok = load(ctx, os.Args[2:])
-	default:
-		usage()
+	ok := true
+	for _, cmd := range commands(os.Args[1:]) {
+		ok = runCommand(ctx, cmd) && ok
 	}
 	if !ok {
 		os.Exit(1)
 	}
 }
 
+// then joins commands run in sequence.
+const then = "then"
+
+// commands splits args at each "then"; an empty command is a usage error.
+func commands(args []string) [][]string {
+	var out [][]string
+	start := 0
+	for i := 0; i <= len(args); i++ {
+		if i < len(args) && args[i] != then {
+			continue
+		}
+		if i == start {
+			usage()
+		}
+		out = append(out, args[start:i])
+		start = i + 1
+	}
+	return out
+}
+
+func runCommand(ctx context.Context, cmd []string) bool {
+	switch cmd[0] {
+	case "resolve":
+		return resolve(ctx, cmd[1:])
+	case "get":
+		return get(ctx, cmd[1:])
+	case "load":
+		return load(ctx, cmd[1:])
+	}
+	usage()
+	return false
+}
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe resolve NAME... | probe get [-method M] [-expect CODE] [-body S] URL | probe load [-duration D] [-interval D] [-count N] URL")
+	fmt.Fprintln(os.Stderr, "usage: probe resolve NAME... | probe get [-method M] [-expect CODE] [-body S] URL | probe load [-duration D] [-interval D] [-count N] URL; commands joined by \"then\" run in sequence")
 	os.Exit(2)
 }
 

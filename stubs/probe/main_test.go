@@ -70,3 +70,29 @@ func TestResolveAndLoad(t *testing.T) {
 	assert.Equal(t, float64(5), lines[0]["sent"])
 	assert.Equal(t, float64(0), lines[0]["failed"])
 }
+
+// Commands joined by "then" run in order, each whatever the one before
+// answered; the run fails if any failed.
+func TestCommandsRunInSequence(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Stub-Pod", "backend-1") }))
+	defer ts.Close()
+	cmds := commands([]string{"resolve", "localhost", "no-such-host.invalid", "then", "get", "-expect", "200", ts.URL})
+	require.Len(t, cmds, 2)
+	assert.Equal(t, []string{"get", "-expect", "200", ts.URL}, cmds[1])
+
+	ok, lines := capture(t, func() bool {
+		ok := true
+		for _, c := range cmds {
+			ok = runCommand(context.Background(), c) && ok
+		}
+		return ok
+	})
+	assert.False(t, ok, "a failed lookup fails the run")
+	require.Len(t, lines, 3, "the get ran after the failed lookup")
+	assert.Equal(t, "resolve", lines[0]["op"])
+	assert.Equal(t, false, lines[1]["ok"])
+	assert.Equal(t, "get", lines[2]["op"])
+	assert.Equal(t, "backend-1", lines[2]["pod"])
+
+	assert.Equal(t, [][]string{{"get", ts.URL}}, commands([]string{"get", ts.URL}))
+}
