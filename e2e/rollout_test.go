@@ -27,6 +27,7 @@ import (
 func rolloutFeature() features.Feature {
 	const id = "L-ROLLOUT"
 	return check(id, "both Deployments become Available; a rolling update keeps ready >= desired and pods <= desired+maxSurge on every event").
+		NeedsClusterDNS(). // its rolling update is the one L-TRAFFIC sends requests through
 		Assess("both Deployments become Available", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
 			after, err := availableApp(ctx)
@@ -38,31 +39,16 @@ func rolloutFeature() features.Feature {
 			}
 			return ctx
 		}).
-		Assess("a rolling update of each keeps the invariant on every watch event", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			c, s := requireAvailable(ctx, t)
-			start := time.Now()
-			var wg sync.WaitGroup
+		Assess("a rolling update of each, under requests through both Services, keeps the invariant on every watch event", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			c, _ := requireAvailable(ctx, t)
+			u := rolledUnderTraffic(ctx, t, c)
+			r := lanes.NewRecorder(t, id, c, nil)
 			for _, w := range lanes.Workloads() {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rollingUpdate(ctx, t, c, spec.Namespace, w, w.Deployment.Replicas)
-				}()
+				u.rolls[w.Deployment.Name].Judge(r)
 			}
-			wg.Wait()
-			s.Report.Phase("rolling updates (L-ROLLOUT)", time.Since(start))
 			return ctx
 		}).
 		Feature()
-}
-
-// rollingUpdate starts a rolling update of w in ns and holds it to the
-// seed's invariant on every pod event, reporting into the check c. It is
-// the same path the scale lane uses (lanes.RollOnce), and safe from a
-// goroutine: it never stops t.
-func rollingUpdate(ctx context.Context, t *testing.T, c *live.Check, ns string, w spec.Workload, replicas int32) {
-	t.Helper()
-	lanes.RollOnce(ctx, laneEnv(c.Suite), lanes.NewRecorder(t, c.ID, c, nil), ns, w, replicas)
 }
 
 // Traffic runs bound to the rollout they watch: the load stops by itself
@@ -85,32 +71,96 @@ func trafficFeature() features.Feature {
 	return check(id, "continuous requests through each Service during its rolling update: zero failures").
 		NeedsClusterDNS().
 		Assess("backend-service (in-cluster) and frontend-service (NodePort from the host) during rollouts", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			c, s := requireAvailable(ctx, t)
-			// The traffic must measure this check's rollouts only: pods an
-			// earlier rollout (L-ROLLOUT) is still draining go first.
+			c, _ := requireAvailable(ctx, t)
+			u := rolledUnderTraffic(ctx, t, c)
 			for _, w := range lanes.Workloads() {
-				if err := onlyCurrentPods(ctx, c, w); err != nil {
-					c.Fatal(t, "Deployment "+w.Deployment.Name, "before the traffic: %v", err)
+				name := w.Deployment.Name
+				c.Measure(t, "during: %s at %d replica(s): %s", name, w.Deployment.Replicas, u.rolls[name].Obs)
+				tr := u.traffic[name]
+				if tr.err != nil {
+					c.Fail(t, tr.via, "%v", tr.err)
+					continue
 				}
+				checkSummary(t, c, tr.via, tr.summary)
 			}
-			start := time.Now()
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() { defer wg.Done(); backendTraffic(ctx, t, c) }()
-			go func() { defer wg.Done(); frontendTraffic(ctx, t, c) }()
-			wg.Wait()
 			c.Measure(t, "%s", trafficBasis)
-			s.Report.Phase("rolling updates under traffic (L-TRAFFIC)", time.Since(start))
 			return ctx
 		}).
 		Feature()
 }
 
+// reqRolledUnderTraffic is the todo-app lane's one rolling update of both
+// Deployments while requests flow through both Services. L-ROLLOUT judges
+// its pod watch (the invariant on every event), L-TRAFFIC its requests (zero
+// failures, old and new pods answering): one rollout, not two, and each
+// check selected alone performs it itself.
+const reqRolledUnderTraffic = "todo-app rolled under traffic"
+
+// underTraffic is that rollout: each Deployment's pod watch and the
+// requests through its Service, by Deployment name.
+type underTraffic struct {
+	rolls   map[string]lanes.Rolled
+	traffic map[string]trafficOutcome
+}
+
+// trafficOutcome is the requests through one Service during its rollout:
+// the load's summary, or why there is none.
+type trafficOutcome struct {
+	via     string
+	summary traffic.Summary
+	err     error
+}
+
+// rolledUnderTraffic performs the lane's rollout under traffic once and
+// returns it; a check that cannot have it stops (it could not judge).
+func rolledUnderTraffic(ctx context.Context, t *testing.T, c *live.Check) underTraffic {
+	t.Helper()
+	l := live.LaneFrom(ctx)
+	u, err := live.Require(ctx, l, reqRolledUnderTraffic, func(ctx context.Context) (underTraffic, error) {
+		s := l.Suite
+		// The traffic must measure this rollout only: pods an earlier one
+		// (L-UPGRADE's) is still draining go first.
+		for _, w := range lanes.Workloads() {
+			if err := onlyCurrentPods(ctx, s, w); err != nil {
+				return underTraffic{}, fmt.Errorf("Deployment %s before the traffic: %w", w.Deployment.Name, err)
+			}
+		}
+		start := time.Now()
+		u := underTraffic{rolls: map[string]lanes.Rolled{}, traffic: map[string]trafficOutcome{}}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, w := range lanes.Workloads() {
+			wg.Go(func() {
+				roll := func() lanes.Rolled {
+					return lanes.Roll(ctx, laneEnv(s), spec.Namespace, w, w.Deployment.Replicas)
+				}
+				var rl lanes.Rolled
+				var tr trafficOutcome
+				if w.Deployment.Name == spec.Seed.Backend.Deployment.Name {
+					rl, tr = backendTraffic(ctx, s, roll)
+				} else {
+					rl, tr = frontendTraffic(ctx, s, roll)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				u.rolls[w.Deployment.Name], u.traffic[w.Deployment.Name] = rl, tr
+			})
+		}
+		wg.Wait()
+		s.Report.Phase("rolling updates under traffic (L-ROLLOUT, L-TRAFFIC)", time.Since(start))
+		return u, nil
+	})
+	if err != nil {
+		c.Fatal(t, "namespace "+spec.Namespace, "%v", err)
+	}
+	return u
+}
+
 // onlyCurrentPods waits until w has no terminating pod left in todo-app.
-func onlyCurrentPods(ctx context.Context, c *live.Check, w spec.Workload) error {
+func onlyCurrentPods(ctx context.Context, s *live.Suite, w spec.Workload) error {
 	last := "not listed"
 	err := poll.Until(ctx, poll.PodGone, func(ctx context.Context) (bool, error) {
-		pods, err := c.Suite.Clientset.CoreV1().Pods(spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(w.Deployment.Selector).String()})
+		pods, err := s.Clientset.CoreV1().Pods(spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(w.Deployment.Selector).String()})
 		if err != nil {
 			last = err.Error()
 			return false, nil
@@ -144,10 +194,14 @@ func checkSummary(t *testing.T, c *live.Check, via string, s traffic.Summary) {
 	}
 }
 
-func backendTraffic(ctx context.Context, t *testing.T, c *live.Check) {
+// backendTraffic sends requests to backend-service from an in-cluster Job
+// while roll runs. The rollout happens whatever becomes of the traffic
+// (L-ROLLOUT judges it on its own).
+func backendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rolled) (lanes.Rolled, trafficOutcome) {
 	b := spec.Seed.Backend
-	cs := c.Suite.Clientset
+	cs := s.Clientset
 	url := fmt.Sprintf("http://%s:%d%s", b.Service.Name, b.Service.Port, spec.HealthPath)
+	out := trafficOutcome{via: "backend-service " + url + " (in-cluster Job)"}
 	job := live.ProbeJob{
 		Namespace: spec.Namespace, Name: "traffic-backend", Image: spec.Seed.Backend.Deployment.Container.Image,
 		Args: []string{"load", "-duration", poll.Rollout.Timeout.String(), "-interval", trafficInterval.String(),
@@ -155,30 +209,30 @@ func backendTraffic(ctx context.Context, t *testing.T, c *live.Check) {
 		Interval: poll.Rollout,
 	}
 	if err := job.Start(ctx, cs); err != nil {
-		c.Fail(t, "Job traffic-backend", "%v", err)
-		return
+		out.err = fmt.Errorf("Job traffic-backend: %w", err)
+		return roll(), out
 	}
-	rollingUpdate(ctx, t, c, spec.Namespace, b, b.Deployment.Replicas)
+	rl := roll()
 	lines, _, err := job.Finish(ctx, cs)
-	if err != nil {
-		c.Fail(t, "Job traffic-backend", "no load summary: %v", err)
-		return
+	switch {
+	case err != nil:
+		out.err = fmt.Errorf("Job traffic-backend: no load summary: %w", err)
+	case len(lines) == 0:
+		out.err = fmt.Errorf("Job traffic-backend: no load summary: the job printed no JSON line")
+	default:
+		if err := json.Unmarshal(lines[len(lines)-1], &out.summary); err != nil {
+			out.err = fmt.Errorf("Job traffic-backend: unreadable summary %s: %w", lines[len(lines)-1], err)
+		}
 	}
-	if len(lines) == 0 {
-		c.Fail(t, "Job traffic-backend", "no load summary: the job printed no JSON line")
-		return
-	}
-	var s traffic.Summary
-	if err := json.Unmarshal(lines[len(lines)-1], &s); err != nil {
-		c.Fail(t, "Job traffic-backend", "unreadable summary %s: %v", lines[len(lines)-1], err)
-		return
-	}
-	checkSummary(t, c, "backend-service "+url+" (in-cluster Job)", s)
+	return rl, out
 }
 
-func frontendTraffic(ctx context.Context, t *testing.T, c *live.Check) {
+// frontendTraffic sends requests to frontend-service's NodePort from the
+// host while roll runs; the load must have seen the current pods first.
+func frontendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rolled) (lanes.Rolled, trafficOutcome) {
 	f := spec.Seed.Frontend
-	url := fmt.Sprintf("http://%s:%d%s", c.Suite.NodePortHost, f.Service.NodePort, spec.HealthPath)
+	url := fmt.Sprintf("http://%s:%d%s", s.NodePortHost, f.Service.NodePort, spec.HealthPath)
+	out := trafficOutcome{via: "frontend-service " + url + " (NodePort from the host)"}
 	lctx, cancel := context.WithTimeout(ctx, poll.Rollout.Timeout)
 	defer cancel()
 	done := make(chan traffic.Summary, 1)
@@ -186,14 +240,14 @@ func frontendTraffic(ctx context.Context, t *testing.T, c *live.Check) {
 	go func() {
 		done <- traffic.Run(lctx, traffic.Options{URL: url, Interval: trafficInterval, Timeout: trafficTimeout, UntilReplaced: trafficTail, Baseline: baseline})
 	}()
-	via := "frontend-service " + url + " (NodePort from the host)"
-	// The load must have seen the current pods before the rollout starts.
 	select {
 	case <-baseline:
-	case s := <-done:
-		checkSummary(t, c, via, s)
-		return
+	case out.summary = <-done:
+		// The load ended before it saw the current pods: its summary says
+		// why (checkSummary), and the rollout still happens.
+		return roll(), out
 	}
-	rollingUpdate(ctx, t, c, spec.Namespace, f, f.Deployment.Replicas)
-	checkSummary(t, c, via, <-done)
+	rl := roll()
+	out.summary = <-done
+	return rl, out
 }

@@ -2,6 +2,7 @@ package lanes
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -108,7 +109,11 @@ func TestRetainedNodeReadWithA503IsAnError(t *testing.T) {
 	}
 	pvTimeline(cs, pv, 0, nil)
 	r, ft, _ := newRecorder("L-PVC")
-	Retained(context.Background(), env, r, PVCNamespace, "worker2", "proof.txt", "written by backend-1", testHold)
+	// The 503 is asked again until the deadline (the reader may still be
+	// binding its port), then it is the error.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*testHold)
+	defer cancel()
+	Retained(ctx, env, r, PVCNamespace, "worker2", "proof.txt", "written by backend-1", testHold)
 	f := ft.failures()
 	if !strings.Contains(f, "ERROR(api) node worker2") || !strings.Contains(f, "got 503") {
 		t.Fatalf("expected an ERROR for the node read, got %s", f)
@@ -156,7 +161,10 @@ func TestReplacementIsReadOnceStartedNotReady(t *testing.T) {
 	var asked []string
 	env := Env{Clientset: cs, Proxy: uploads(files, &asked)}
 	r, ft, _ := newRecorder("L-PVC")
-	kept, pr, err := survivesDeletion(context.Background(), env, r, PVCNamespace, "claim")
+	// Waiting for Ready would run into this deadline: it never comes.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kept, pr, err := survivesDeletion(ctx, env, r, PVCNamespace, "claim")
 	if err != nil || !kept || ft.Failed() {
 		t.Fatalf("a file the volume kept, read from a started replacement: kept=%v err=%v %s", kept, err, ft.failures())
 	}
@@ -205,7 +213,94 @@ func TestAPIServer404IsNotAFileLost(t *testing.T) {
 		t.Fatalf("the API server's 404 was read as the file lost (kept=%v)", kept)
 	}
 	reportStepError(r, "Deployment "+PVCNamespace+"/backend", err, "emptyDir step")
-	if f := ft.failures(); !strings.Contains(f, "ERROR(api)") || !strings.Contains(f, "not from the stub") {
+	if f := ft.failures(); !strings.Contains(f, "ERROR(api)") || !strings.Contains(f, "not the stub's") {
 		t.Fatalf("expected an ERROR naming the 404 as not the stub's, got %s", f)
+	}
+}
+
+// A replacement still binding its port (the proxy's 503), a transport
+// error, then the stub's answer: the answer counts, the misses before it
+// were retried, not judged.
+func TestReplacementAskedAgainUntilTheStubAnswers(t *testing.T) {
+	cs := backendCopy(t, PVCNamespace)
+	files := map[string]string{}
+	var asked []string
+	stub := uploads(files, &asked)
+	misses := []func() (int, []byte, error){
+		func() (int, []byte, error) { return http.StatusServiceUnavailable, proxy503, nil },
+		func() (int, []byte, error) {
+			return 0, nil, errors.New("read tcp 127.0.0.1:6443: connection reset by peer")
+		},
+	}
+	env := Env{Clientset: cs, Proxy: func(ctx context.Context, method, ns, pod string, port int32, path string, body []byte) (int, []byte, error) {
+		if method == "GET" && len(misses) > 0 {
+			m := misses[0]
+			misses = misses[1:]
+			return m()
+		}
+		return stub(ctx, method, ns, pod, port, path, body)
+	}}
+	r, ft, _ := newRecorder("L-PVC")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kept, _, err := survivesDeletion(ctx, env, r, PVCNamespace, "claim")
+	if err != nil || !kept || ft.Failed() || len(misses) != 0 {
+		t.Fatalf("expected the file read once the stub answered: kept=%v err=%v misses left %d %s", kept, err, len(misses), ft.failures())
+	}
+}
+
+// A transport error to the end is no answer: ERROR, not "the file was
+// lost" and not FAIL.
+func TestReplacementTransportErrorIsAnError(t *testing.T) {
+	cs := backendCopy(t, PVCNamespace)
+	env := Env{Clientset: cs, Proxy: func(_ context.Context, method, _, _ string, _ int32, _ string, _ []byte) (int, []byte, error) {
+		if method == "PUT" {
+			return http.StatusCreated, nil, nil
+		}
+		return 0, nil, errors.New("dial tcp 172.18.0.2:6443: connect: connection refused")
+	}}
+	r, ft, _ := newRecorder("L-PVC")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _, err := survivesDeletion(ctx, env, r, PVCNamespace, "emptydir")
+	if err == nil {
+		t.Fatal("a transport error read as an answer")
+	}
+	reportStepError(r, "Deployment "+PVCNamespace+"/backend", err, "emptyDir step")
+	if f := ft.failures(); !strings.Contains(f, "ERROR(api)") || !strings.Contains(f, "no answer: dial tcp") {
+		t.Fatalf("expected an ERROR naming the transport error, got %s", f)
+	}
+}
+
+// A replacement that cannot run is the manifests' doing: FAIL, even after
+// an earlier question got no answer.
+func TestReplacementThatCannotRunFailsWhateverCameBefore(t *testing.T) {
+	var cs *fake.Clientset
+	calls := 0
+	cs = backendCopyWith(t, PVCNamespace, nil)
+	env := Env{Clientset: cs, Proxy: func(_ context.Context, method, ns, pod string, _ int32, _ string, _ []byte) (int, []byte, error) {
+		if method == "PUT" {
+			return http.StatusCreated, nil, nil
+		}
+		calls++
+		// After one 503 the replacement crashes for good.
+		p, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), ns, pod)
+		if err == nil {
+			crashed := p.(*corev1.Pod).DeepCopy()
+			crashed.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: `secret "todo-secrets" not found`}}
+			_ = cs.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), crashed, ns)
+		}
+		return http.StatusServiceUnavailable, proxy503, nil
+	}}
+	r, ft, _ := newRecorder("L-PVC")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _, err := survivesDeletion(ctx, env, r, PVCNamespace, "claim")
+	if err == nil || calls != 1 {
+		t.Fatalf("expected the crash to end the wait after one question, got err=%v after %d", err, calls)
+	}
+	reportStepError(r, "PersistentVolumeClaim "+PVCNamespace+"/backend-uploads-pvc", err, "claim step")
+	if f := ft.failures(); f == "" || strings.Contains(f, "ERROR") || !strings.Contains(f, "cannot run") {
+		t.Fatalf("expected a FAIL naming the crash, got %s", f)
 	}
 }

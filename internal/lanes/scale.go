@@ -77,21 +77,46 @@ func InvariantOf(w spec.Workload, replicas int32) live.Invariant {
 // RollOnce starts a rolling update of w in ns and holds it to the invariant
 // on every pod event.
 func RollOnce(ctx context.Context, env Env, r *Recorder, ns string, w spec.Workload, replicas int32) {
+	Roll(ctx, env, ns, w, replicas).Judge(r)
+}
+
+// Rolled is one rolling update as its pod watch saw it, for a check to
+// judge (Judge): L-ROLLOUT and L-TRAFFIC judge the same one.
+type Rolled struct {
+	Namespace string
+	Workload  spec.Workload
+	Replicas  int32
+	Obs       live.RolloutObservation
+	Err       error
+}
+
+// Roll starts a rolling update of w in ns and watches every pod event
+// until it is over.
+func Roll(ctx context.Context, env Env, ns string, w spec.Workload, replicas int32) Rolled {
 	name := w.Deployment.Name
 	obs, err := live.WatchRollout(ctx, env.Clientset, ns, name, InvariantOf(w, replicas),
 		func(ctx context.Context) error { return live.RestartTemplate(ctx, env.Clientset, ns, name) })
-	r.Measure("%s at %d replica(s): %s", name, replicas, obs)
+	return Rolled{Namespace: ns, Workload: w, Replicas: replicas, Obs: obs, Err: err}
+}
+
+// Judge holds the rolling update to the invariant on every event it saw:
+// never fewer ready pods than desired - maxUnavailable, never more than
+// desired + maxSurge, new pods in the end. A watch that saw too little is
+// ERROR, not a pass.
+func (rl Rolled) Judge(r *Recorder) {
+	ns, name, d := rl.Namespace, rl.Workload.Deployment.Name, rl.Workload.Deployment
+	r.Measure("%s at %d replica(s): %s", name, rl.Replicas, rl.Obs)
 	var few live.ErrTooFewEvents
 	switch {
-	case errors.As(err, &few):
-		r.Error(report.CodeAPI, "Deployment "+ns+"/"+name, "rolling update not observed: %v", err)
-	case err != nil:
-		r.Fail("Deployment "+ns+"/"+name, "rolling update did not complete: %v", err)
+	case errors.As(rl.Err, &few):
+		r.Error(report.CodeAPI, "Deployment "+ns+"/"+name, "rolling update not observed: %v", rl.Err)
+	case rl.Err != nil:
+		r.Fail("Deployment "+ns+"/"+name, "rolling update did not complete: %v", rl.Err)
 	}
-	for _, v := range obs.Violations {
-		r.Fail("Deployment "+ns+"/"+name, "invariant broken (spec: maxUnavailable %d, maxSurge %d): %s", w.Deployment.MaxUnavailable, w.Deployment.MaxSurge, v)
+	for _, v := range rl.Obs.Violations {
+		r.Fail("Deployment "+ns+"/"+name, "invariant broken (spec: maxUnavailable %d, maxSurge %d): %s", d.MaxUnavailable, d.MaxSurge, v)
 	}
-	if len(obs.NewPods) == 0 && err == nil {
+	if len(rl.Obs.NewPods) == 0 && rl.Err == nil {
 		r.Fail("Deployment "+ns+"/"+name, "expected new pods after the template change, saw none")
 	}
 }

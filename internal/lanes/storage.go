@@ -23,6 +23,7 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/poll"
 	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
+	"github.com/puretasks/k8s-conformance/stubs/stubserver"
 )
 
 // PVCNamespace holds the storage lane's copy of the backend: the default
@@ -84,7 +85,7 @@ func upload(ctx context.Context, env Env, pod corev1.Pod, name, content string) 
 // want (200 when none is given).
 func answerErr(code int, body []byte, err error, via string, want ...int) error {
 	if err != nil {
-		return fmt.Errorf("%s: %w", via, err)
+		return live.NoAnswer(via, err)
 	}
 	if len(want) == 0 {
 		want = []int{http.StatusOK}
@@ -125,36 +126,40 @@ func survivesDeletion(ctx context.Context, env Env, r *Recorder, ns, label strin
 	if err := env.Clientset.CoreV1().Pods(ns).Delete(ctx, before.Name, metav1.DeleteOptions{}); err != nil {
 		return false, pr, fmt.Errorf("deleting %s: %w", before.Name, err)
 	}
-	after, code, got, err := readFromReplacement(ctx, env, ns, before.Name, pr.name)
+	after, found, got, err := readFromReplacement(ctx, env, ns, before.Name, pr.name)
 	if err != nil {
 		return false, pr, err
 	}
 	pr.node = after.Spec.NodeName
-	r.Measure("%s: wrote %s via %s, deleted it, read via %s on %s: %d", label, pr.name, before.Name, after.Name, after.Spec.NodeName, code)
-	return code == http.StatusOK && string(got) == pr.content, pr, nil
+	answer := "200, the file"
+	if !found {
+		answer = "404, " + stubserver.NoSuchUpload
+	}
+	r.Measure("%s: wrote %s via %s, deleted it, read via %s on %s: %s", label, pr.name, before.Name, after.Name, after.Spec.NodeName, answer)
+	return found && string(got) == pr.content, pr, nil
 }
 
 // readFromReplacement waits for the pod that replaces gone and asks it for
 // file. It asks once the replacement's containers have started (their
 // startup probes passed, or they have none), not once it is Ready: the
 // file's fate is settled when the pod mounts its volume, readiness is
-// judged by other checks, and Ready comes a readiness delay later (10 s in
-// the seed), twice per run. Only the stub's own answer counts: 200 with the
-// file, or 404 naming the pod asked. Anything else (the proxy's 503 while
-// the server binds its port, the API server's 404 for a pod that went) is
-// asked again until the deadline, then is the error, as an *AnswerError
-// when it was one.
-func readFromReplacement(ctx context.Context, env Env, ns, gone, file string) (corev1.Pod, int, []byte, error) {
+// judged by other checks and comes a readiness delay later. A question
+// that gets no answer about the file (askUpload) is asked again until the
+// deadline; if the last one still had none, that is the error (ERROR: the
+// check could not judge), else the replacement never served (FAIL).
+func readFromReplacement(ctx context.Context, env Env, ns, gone, file string) (corev1.Pod, bool, []byte, error) {
 	b := spec.Seed.Backend.Deployment
 	var after corev1.Pod
-	var code int
+	var found bool
 	var got []byte
-	var unanswered error
+	var noAnswer error // the last attempt's, when it had no answer about the file
 	last := "no replacement yet"
-	err := poll.Until(ctx, poll.PodRunning, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, poll.PodServing, func(ctx context.Context) (bool, error) {
+		noAnswer = nil
 		pods, err := live.Pods(ctx, env.Clientset, ns, b.Selector)
 		if err != nil {
-			last = "listing pods: " + err.Error()
+			noAnswer = live.NoAnswer("listing the backend pods in "+ns, err)
+			last = noAnswer.Error()
 			return false, nil
 		}
 		i := slices.IndexFunc(pods, func(p corev1.Pod) bool { return p.Name != gone })
@@ -170,28 +175,39 @@ func readFromReplacement(ctx context.Context, env Env, ns, gone, file string) (c
 		if !containersStarted(&p) {
 			return false, nil
 		}
-		via := fmt.Sprintf("GET /api/uploads/%s on pod %s", file, p.Name)
-		c, body, err := env.Proxy(ctx, "GET", ns, p.Name, b.Container.Port, "/api/uploads/"+file, nil)
-		if err := answerErr(c, body, err, via, http.StatusOK, http.StatusNotFound); err != nil {
-			unanswered = err
+		f, body, err := askUpload(ctx, env, ns, p.Name, file)
+		if err != nil {
+			noAnswer = err
 			last += "; " + err.Error()
 			return false, nil
 		}
-		if c == http.StatusNotFound && !answeredBy(body, p.Name) {
-			unanswered = live.CheckAnswer(via+" (a 404 not from the stub in that pod)", c, body, http.StatusOK)
-			last += "; " + unanswered.Error()
-			return false, nil
-		}
-		after, code, got = p, c, body
+		after, found, got = p, f, body
 		return true, nil
 	})
-	if err != nil {
-		if unanswered != nil {
-			return after, 0, nil, fmt.Errorf("no answer about %s from the replacement of %s: %w; last seen: %s (%w)", file, gone, err, last, unanswered)
-		}
-		return after, 0, nil, fmt.Errorf("no serving replacement for %s: %w; last seen: %s", gone, err, last)
+	switch {
+	case err != nil && noAnswer != nil:
+		return after, false, nil, fmt.Errorf("no answer about %s from the replacement of %s: %w; last seen: %s (%w)", file, gone, err, last, noAnswer)
+	case err != nil:
+		return after, false, nil, fmt.Errorf("no serving replacement for %s: %w; last seen: %s", gone, err, last)
 	}
-	return after, code, got, nil
+	return after, found, got, nil
+}
+
+// askUpload asks pod for file through the API server's proxy. Only the
+// stub's own answer says anything about the file: 200 with it, or its 404
+// "no such upload" (found false). Anything else is an *live.AnswerError:
+// the proxy's 503 while the server binds its port, the API server's own
+// 404 for a pod that went, a transport error.
+func askUpload(ctx context.Context, env Env, ns, pod, file string) (found bool, content []byte, err error) {
+	via := fmt.Sprintf("GET /api/uploads/%s on pod %s", file, pod)
+	code, body, err := env.Proxy(ctx, "GET", ns, pod, spec.Seed.Backend.Deployment.Container.Port, "/api/uploads/"+file, nil)
+	if err := answerErr(code, body, err, via, http.StatusOK, http.StatusNotFound); err != nil {
+		return false, nil, err
+	}
+	if code == http.StatusNotFound && !noSuchUpload(body) {
+		return false, nil, live.CheckAnswer(via+` (a 404 that is not the stub's "`+stubserver.NoSuchUpload+`")`, code, body, http.StatusOK)
+	}
+	return code == http.StatusOK, body, nil
 }
 
 // containersStarted reports that a running pod's containers all passed
@@ -208,13 +224,13 @@ func containersStarted(p *corev1.Pod) bool {
 	return true
 }
 
-// answeredBy reports that a stub's JSON answer names pod (the backend stub
-// says which pod answered its 404): an API server's own 404 does not.
-func answeredBy(body []byte, pod string) bool {
+// noSuchUpload reports the backend stub's own 404 body (the API server's
+// is a Status object, whatever the pod's hostname).
+func noSuchUpload(body []byte) bool {
 	var a struct {
-		Pod string `json:"pod"`
+		Error string `json:"error"`
 	}
-	return json.Unmarshal(body, &a) == nil && a.Pod == pod
+	return json.Unmarshal(body, &a) == nil && a.Error == stubserver.NoSuchUpload
 }
 
 // Storage is L-PVC on the copy in ns (which must exist): emptyDir loses a
@@ -532,15 +548,18 @@ func startHostPathReader(ctx context.Context, env Env, ns, node, hostPath string
 }
 
 // readThroughReader waits for the reader pod to run and answer, and returns
-// the file's content as the node holds it.
+// the file's content as the node holds it. A question with no answer about
+// the file is asked again, as in readFromReplacement.
 func readThroughReader(ctx context.Context, env Env, ns, file string) (string, error) {
-	port := spec.Seed.Backend.Deployment.Container.Port
 	var content string
+	var noAnswer error
 	last := "no pod seen"
-	err := poll.Until(ctx, poll.PodRunning, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, poll.PodServing, func(ctx context.Context) (bool, error) {
+		noAnswer = nil
 		p, err := env.Clientset.CoreV1().Pods(ns).Get(ctx, hostPathReader, metav1.GetOptions{})
 		if err != nil {
-			last = "getting the reader pod: " + err.Error()
+			noAnswer = live.NoAnswer("getting the reader pod", err)
+			last = noAnswer.Error()
 			return false, nil
 		}
 		last = describePod(p)
@@ -550,27 +569,22 @@ func readThroughReader(ctx context.Context, env Env, ns, file string) (string, e
 		if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
 			return false, nil
 		}
-		code, raw, err := env.Proxy(ctx, "GET", ns, hostPathReader, port, "/api/uploads/"+file, nil)
+		found, raw, err := askUpload(ctx, env, ns, hostPathReader, file)
 		switch {
 		case err != nil:
-			last += "; GET: " + err.Error() // the server may still be starting
+			noAnswer = err
+			last += "; " + err.Error()
 			return false, nil
-		case code == http.StatusOK:
-			content = string(raw)
-			return true, nil
-		case code == http.StatusNotFound && answeredBy(raw, hostPathReader):
+		case !found:
 			return false, fmt.Errorf("GET /api/uploads/%s on %s: 404, the file is not on the node", file, hostPathReader)
-		default:
-			// Not an answer about the file (a 503 from the proxy, an API
-			// error, the API server's 404 for a pod that went).
-			via := fmt.Sprintf("GET /api/uploads/%s on pod %s", file, hostPathReader)
-			if code == http.StatusNotFound {
-				return false, live.CheckAnswer(via+" (a 404 not from the stub in that pod)", code, raw, http.StatusOK)
-			}
-			return false, answerErr(code, raw, nil, via, http.StatusOK, http.StatusNotFound)
 		}
+		content = string(raw)
+		return true, nil
 	})
-	if err != nil {
+	switch {
+	case err != nil && noAnswer != nil:
+		return "", fmt.Errorf("%w; last seen: %s (%w)", err, last, noAnswer)
+	case err != nil:
 		return "", fmt.Errorf("%w; last seen: %s", err, last)
 	}
 	return content, nil

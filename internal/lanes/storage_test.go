@@ -239,8 +239,10 @@ func TestRetainedAPIServer404IsAnError(t *testing.T) {
 	}
 	pvTimeline(cs, pv, 0, nil)
 	r, ft, _ := newRecorder("L-PVC")
-	Retained(context.Background(), env, r, PVCNamespace, "worker2", "proof.txt", "x", testHold)
-	if got := ft.failures(); !strings.Contains(got, "ERROR(api) node worker2") || !strings.Contains(got, "not from the stub") {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*testHold)
+	defer cancel()
+	Retained(ctx, env, r, PVCNamespace, "worker2", "proof.txt", "x", testHold)
+	if got := ft.failures(); !strings.Contains(got, "ERROR(api) node worker2") || !strings.Contains(got, "not the stub's") {
 		t.Fatalf("expected an ERROR naming the 404 as not the stub's, got %q", got)
 	}
 }

@@ -16,10 +16,24 @@ type AnswerError struct {
 	Want      []int
 	Got       int
 	FirstLine string // the body's first line, cut short
+	// Err is why there was no answer at all (the transport's error, an
+	// API call that failed); Got is then 0.
+	Err error
 }
 
 func (e *AnswerError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: no answer: %v", e.Via, e.Err)
+	}
 	return fmt.Sprintf("%s: expected status %v, got %d: %s", e.Via, e.Want, e.Got, e.FirstLine)
+}
+
+func (e *AnswerError) Unwrap() error { return e.Err }
+
+// NoAnswer is the *AnswerError of a question that got no answer: the check
+// could not judge, as for an unexpected status.
+func NoAnswer(via string, err error) error {
+	return &AnswerError{Via: via, Err: err}
 }
 
 // firstLineMax bounds the body's first line in a message.

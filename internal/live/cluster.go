@@ -71,9 +71,10 @@ type Up struct {
 
 // BringUp brings a cluster up: leftovers of dead runs removed (refusing
 // beside a live run's cluster: both want host port 30000), stub images,
-// node image, cluster, node Ready, CoreDNS Available, stub images loaded
-// into every node. On an error after the cluster was created, the returned
-// Up still holds it, for the caller to remove.
+// node image, cluster, node Ready, CoreDNS Available (in the background
+// with DeferCoreDNS, until ctx ends), stub images loaded into every node.
+// On an error after the cluster was created, the returned Up still holds
+// it, for the caller to remove.
 func BringUp(ctx context.Context, o UpOptions) (*Up, error) {
 	o.defaults()
 	phase := o.Phase
@@ -131,7 +132,9 @@ func BringUp(ctx context.Context, o UpOptions) (*Up, error) {
 	if err == nil {
 		up.ClusterDNS = awaitCoreDNS(ctx, up.Clientset, phase)
 		if !o.DeferCoreDNS {
-			err = up.ClusterDNS(ctx)
+			// The wait itself ends with ctx, with its own error (phase and
+			// last seen): no second ctx to race it.
+			err = up.ClusterDNS(context.Background())
 		}
 	}
 	return up, errors.Join(err, <-loaded)

@@ -46,13 +46,7 @@ func NewCheck(id, title string) *CheckBuilder {
 			c.Start()
 			return WithCheck(ctx, c)
 		}
-		if err := c.Suite.Ready(ctx); err != nil {
-			c.Start()
-			c.Abort(t, report.CodeSetup, "cluster", "not run: %v", err) // nothing of the check exists yet: no teardown
-		}
-		if cb.dns {
-			c.requireClusterDNS(ctx, t)
-		}
+		cb.ready(ctx, c, t)
 		c.Start()
 		return WithCheck(ctx, c)
 	})
@@ -65,10 +59,27 @@ func NewCheck(id, title string) *CheckBuilder {
 	return cb
 }
 
+// ready brings the cluster up for c (once per run) and, for a check that
+// needs it, waits until the cluster resolves names; either failing stops
+// the check as ERROR before anything of it exists (no teardown).
+func (cb *CheckBuilder) ready(ctx context.Context, c *Check, t TB) {
+	t.Helper()
+	if err := c.Suite.Ready(ctx); err != nil {
+		c.Start()
+		c.Abort(t, report.CodeSetup, "cluster", "not run: %v", err)
+		return
+	}
+	if cb.dns {
+		c.requireClusterDNS(ctx, t)
+	}
+}
+
 // NeedsClusterDNS marks a check that resolves names in the cluster (a probe
 // Job aimed at backend-service, the frontend calling the backend): it
-// begins once CoreDNS is Available, which the suite's own bring-up no
-// longer waits for (UpOptions.DeferCoreDNS).
+// begins once CoreDNS is Available, which the suite's own bring-up does not
+// wait for (UpOptions.DeferCoreDNS), and is ERROR if that never comes.
+// ProbeJob.Start waits too, so a check that forgot the mark still never
+// resolves a name too early; the mark makes its failure an ERROR.
 func (cb *CheckBuilder) NeedsClusterDNS() *CheckBuilder {
 	cb.dns = true
 	return cb

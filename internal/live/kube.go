@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,8 @@ func Terminating(p *corev1.Pod) bool {
 	return p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
-// NodesReady waits until n nodes exist and all are Ready.
+// NodesReady waits until n nodes exist and all are Ready, their lifecycle
+// taints lifted (nodeState).
 func NodesReady(ctx context.Context, cs kubernetes.Interface, n int) error {
 	var last string
 	err := poll.Until(ctx, poll.NodeReady, func(ctx context.Context) (bool, error) {
@@ -51,12 +53,9 @@ func NodesReady(ctx context.Context, cs kubernetes.Interface, n int) error {
 		ready := 0
 		var states []string
 		for _, node := range nodes.Items {
-			st := "NotReady"
-			for _, c := range node.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-					st = "Ready"
-					ready++
-				}
+			st := nodeState(&node)
+			if st == "Ready" {
+				ready++
 			}
 			states = append(states, node.Name+"="+st)
 		}
@@ -67,6 +66,30 @@ func NodesReady(ctx context.Context, cs kubernetes.Interface, n int) error {
 		return fmt.Errorf("%w; last seen: %s", err, last)
 	}
 	return nil
+}
+
+// lifecycleTaints are the taints the node lifecycle controller puts on a
+// node that is not (yet) usable and lifts a moment after it turns Ready:
+// until then the scheduler places nothing there, so a node that still has
+// one is not ready for the run (measured: with lanes starting at the Ready
+// condition alone, one lane saw 2 of 5 nodes schedulable).
+var lifecycleTaints = []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable, corev1.TaintNodeNetworkUnavailable}
+
+// nodeState is "Ready" for a node that is Ready and free of lifecycle
+// taints, else what keeps it from being so.
+func nodeState(n *corev1.Node) string {
+	ready := slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+		return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+	})
+	if !ready {
+		return "NotReady"
+	}
+	for _, t := range n.Spec.Taints {
+		if slices.Contains(lifecycleTaints, t.Key) {
+			return "Ready, tainted " + t.Key
+		}
+	}
+	return "Ready"
 }
 
 // DeploymentComplete reports a Deployment whose rollout is over: the
@@ -247,6 +270,13 @@ type ProbeJob struct {
 // run (its image missing) ends the wait at once; a Job whose pod did not
 // start is deleted again, so the next run does not trip over it.
 func (j ProbeJob) Start(ctx context.Context, cs kubernetes.Interface) error {
+	// A probe asks for names the cluster's DNS answers: in a run, not
+	// before CoreDNS is Available (see NeedsClusterDNS).
+	if s := SuiteFrom(ctx); s != nil {
+		if err := s.ClusterDNS(ctx); err != nil {
+			return fmt.Errorf("job %s not started: the cluster does not resolve names: %w", j.Name, err)
+		}
+	}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: j.Name, Namespace: j.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": FieldOwner}},
 		Spec: batchv1.JobSpec{

@@ -151,6 +151,13 @@ func (s *Suite) ready(ctx context.Context) error {
 	// The one bring-up path (cluster.go), shared with selftest, smoke and
 	// `make cluster`.
 	name := kindcluster.NewName()
+	// The run's own context, not the first check's: the deferred CoreDNS
+	// wait outlives that check and serves every later one.
+	s.mu.Lock()
+	if s.runCtx != nil {
+		ctx = s.runCtx
+	}
+	s.mu.Unlock()
 	up, err := BringUp(ctx, UpOptions{
 		Name: name, ConfigFile: s.KindConfig, ModuleRoot: s.ModuleRoot, ImagesDir: s.ImagesDir,
 		Node: choice.Request{Image: s.NodeImage, Source: s.NodeSource}, Log: s.Log,

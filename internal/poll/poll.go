@@ -42,10 +42,13 @@ var (
 	Rollout             = Interval{"rollout-complete", 4 * time.Minute, 500 * time.Millisecond}
 	PodRunning          = Interval{"pod-running", 2 * time.Minute, 500 * time.Millisecond}
 	PodGone             = Interval{"pod-gone", 2 * time.Minute, 500 * time.Millisecond}
-	JobComplete         = Interval{"job-complete", 2 * time.Minute, 500 * time.Millisecond}
-	PVCBound            = Interval{"pvc-bound", time.Minute, 500 * time.Millisecond}
-	PVReleased          = Interval{"pv-released", time.Minute, 500 * time.Millisecond}
-	NamespaceGone       = Interval{"namespace-gone", 2 * time.Minute, time.Second}
+	// PodServing is a new pod scheduled, started and answering through the
+	// API server's proxy.
+	PodServing    = Interval{"pod-serving", 2 * time.Minute, 500 * time.Millisecond}
+	JobComplete   = Interval{"job-complete", 2 * time.Minute, 500 * time.Millisecond}
+	PVCBound      = Interval{"pvc-bound", time.Minute, 500 * time.Millisecond}
+	PVReleased    = Interval{"pv-released", time.Minute, 500 * time.Millisecond}
+	NamespaceGone = Interval{"namespace-gone", 2 * time.Minute, time.Second}
 	// WatchSettled is a watch's handlers catching up with the API's state
 	// (a rollout judged on what the watch delivered, not on a later list).
 	WatchSettled = Interval{"watch-settled", 30 * time.Second, 50 * time.Millisecond}

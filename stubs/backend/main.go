@@ -71,7 +71,7 @@ func setup(dir string) func(*stubserver.Server, *log.Logger) {
 			}
 			body, err := os.ReadFile(filepath.Join(dir, name))
 			if errors.Is(err, fs.ErrNotExist) {
-				stubserver.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "no such upload", "pod": s.Pod})
+				stubserver.WriteJSON(w, http.StatusNotFound, map[string]string{"error": stubserver.NoSuchUpload, "pod": s.Pod})
 				return
 			}
 			if err != nil {

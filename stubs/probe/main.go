@@ -1,6 +1,7 @@
 // Command probe is the client shipped inside the stub images (scratch images
-// have no shell, nslookup or curl). It prints one JSON line and exits non-zero
-// on failure, so it works as an in-cluster Job or through exec:
+// have no shell, nslookup or curl). Each command prints JSON lines (one per
+// name, request or load) and the exit status is non-zero on any failure, so
+// it works as an in-cluster Job or through exec:
 //
 //	probe resolve backend-service backend-service.todo-app.svc.cluster.local
 //	probe get [-method POST] [-expect 200] http://backend-service:8000/api/health
@@ -36,8 +37,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cmds, err := commands(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		usage()
+	}
 	ok := true
-	for _, cmd := range commands(os.Args[1:]) {
+	for _, cmd := range cmds {
 		ok = runCommand(ctx, cmd) && ok
 	}
 	if !ok {
@@ -48,8 +54,9 @@ func main() {
 // then joins commands run in sequence.
 const then = "then"
 
-// commands splits args at each "then"; an empty command is a usage error.
-func commands(args []string) [][]string {
+// commands splits args at each "then"; an empty command (nothing, a
+// leading, trailing or doubled "then") is an error.
+func commands(args []string) ([][]string, error) {
 	var out [][]string
 	start := 0
 	for i := 0; i <= len(args); i++ {
@@ -57,12 +64,12 @@ func commands(args []string) [][]string {
 			continue
 		}
 		if i == start {
-			usage()
+			return nil, fmt.Errorf("empty command at argument %d of %q", i+1, args)
 		}
 		out = append(out, args[start:i])
 		start = i + 1
 	}
-	return out
+	return out, nil
 }
 
 func runCommand(ctx context.Context, cmd []string) bool {

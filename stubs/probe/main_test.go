@@ -76,7 +76,8 @@ func TestResolveAndLoad(t *testing.T) {
 func TestCommandsRunInSequence(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Stub-Pod", "backend-1") }))
 	defer ts.Close()
-	cmds := commands([]string{"resolve", "localhost", "no-such-host.invalid", "then", "get", "-expect", "200", ts.URL})
+	cmds, err := commands([]string{"resolve", "localhost", "no-such-host.invalid", "then", "get", "-expect", "200", ts.URL})
+	require.NoError(t, err)
 	require.Len(t, cmds, 2)
 	assert.Equal(t, []string{"get", "-expect", "200", ts.URL}, cmds[1])
 
@@ -94,5 +95,20 @@ func TestCommandsRunInSequence(t *testing.T) {
 	assert.Equal(t, "get", lines[2]["op"])
 	assert.Equal(t, "backend-1", lines[2]["pod"])
 
-	assert.Equal(t, [][]string{{"get", ts.URL}}, commands([]string{"get", ts.URL}))
+	one, err := commands([]string{"get", ts.URL})
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{{"get", ts.URL}}, one)
+}
+
+// A chain with an empty command is refused, never run in part.
+func TestCommandsRefusesEmptyOnes(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"then", "get", "http://x"},
+		{"get", "http://x", "then"},
+		{"resolve", "a", "then", "then", "get", "http://x"},
+	} {
+		_, err := commands(args)
+		assert.Error(t, err, "%q", args)
+	}
 }

@@ -18,6 +18,10 @@ import (
 // HeaderPod carries the answering pod's name on every response.
 const HeaderPod = "X-Stub-Pod"
 
+// NoSuchUpload is the backend stub's error for an upload it does not hold
+// (404): a checker tells it from the API server's own 404 by it.
+const NoSuchUpload = "no such upload"
+
 // ControlPrefix is where the run-time knobs live; no probe hits it.
 const ControlPrefix = "/stub/"
 
