@@ -73,6 +73,7 @@ func trafficFeature() features.Feature {
 		Assess("backend-service (in-cluster) and frontend-service (NodePort from the host) during rollouts", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c, _ := requireAvailable(ctx, t)
 			u := rolledUnderTraffic(ctx, t, c)
+			c.Measure(t, "the lane's one rolling update of each Deployment, performed by %s in %s:", u.by, u.took.Round(100*time.Millisecond))
 			for _, w := range lanes.Workloads() {
 				name := w.Deployment.Name
 				c.Measure(t, "during: %s at %d replica(s): %s", name, w.Deployment.Replicas, u.rolls[name].Obs)
@@ -101,6 +102,8 @@ const reqRolledUnderTraffic = "todo-app rolled under traffic"
 type underTraffic struct {
 	rolls   map[string]lanes.Rolled
 	traffic map[string]trafficOutcome
+	by      string        // the check that performed it
+	took    time.Duration // from the first request to the last rollout's end
 }
 
 // trafficOutcome is the requests through one Service during its rollout:
@@ -147,7 +150,8 @@ func rolledUnderTraffic(ctx context.Context, t *testing.T, c *live.Check) underT
 			})
 		}
 		wg.Wait()
-		s.Report.Phase("rolling updates under traffic (L-ROLLOUT, L-TRAFFIC)", time.Since(start))
+		u.by, u.took = c.ID, time.Since(start)
+		s.Report.Phase("rolling updates under traffic (L-ROLLOUT, L-TRAFFIC)", u.took)
 		return u, nil
 	})
 	if err != nil {
