@@ -27,7 +27,6 @@ import (
 func rolloutFeature() features.Feature {
 	const id = "L-ROLLOUT"
 	return check(id, "both Deployments become Available; a rolling update keeps ready >= desired and pods <= desired+maxSurge on every event").
-		NeedsClusterDNS(). // its rolling update is the one L-TRAFFIC sends requests through
 		Assess("both Deployments become Available", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c := checkOf(ctx, t)
 			after, err := availableApp(ctx)
@@ -44,7 +43,7 @@ func rolloutFeature() features.Feature {
 			u := rolledUnderTraffic(ctx, t, c)
 			r := lanes.NewRecorder(t, id, c, nil)
 			for _, w := range lanes.Workloads() {
-				u.rolls[w.Deployment.Name].Judge(r)
+				u.rollouts[w.Deployment.Name].Judge(r)
 			}
 			return ctx
 		}).
@@ -73,18 +72,15 @@ func trafficFeature() features.Feature {
 		Assess("backend-service (in-cluster) and frontend-service (NodePort from the host) during rollouts", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			c, _ := requireAvailable(ctx, t)
 			u := rolledUnderTraffic(ctx, t, c)
-			c.Measure(t, "the lane's one rolling update of each Deployment, performed by %s in %s:", u.by, u.took.Round(100*time.Millisecond))
+			r := lanes.NewRecorder(t, id, c, nil)
+			r.Measure("the lane's one rolling update of each Deployment, performed by %s (%s with its traffic):", u.by, u.took.Round(100*time.Millisecond))
 			for _, w := range lanes.Workloads() {
 				name := w.Deployment.Name
-				c.Measure(t, "during: %s at %d replica(s): %s", name, w.Deployment.Replicas, u.rolls[name].Obs)
-				tr := u.traffic[name]
-				if tr.err != nil {
-					c.Fail(t, tr.via, "%v", tr.err)
-					continue
-				}
-				checkSummary(t, c, tr.via, tr.summary)
+				ro := u.rollouts[name]
+				r.Measure("during: %s at %d replica(s): %s", name, ro.Replicas, ro.Observation)
+				u.requests[name].Judge(r, ro)
 			}
-			c.Measure(t, "%s", trafficBasis)
+			r.Measure("%s", trafficBasis)
 			return ctx
 		}).
 		Feature()
@@ -97,25 +93,17 @@ func trafficFeature() features.Feature {
 // check selected alone performs it itself.
 const reqRolledUnderTraffic = "todo-app rolled under traffic"
 
-// underTraffic is that rollout: each Deployment's pod watch and the
-// requests through its Service, by Deployment name.
+// underTraffic is that rollout: each Deployment's rollout and the requests
+// through its Service, by Deployment name.
 type underTraffic struct {
-	rolls   map[string]lanes.Rolled
-	traffic map[string]trafficOutcome
-	by      string        // the check that performed it
-	took    time.Duration // from the first request to the last rollout's end
-}
-
-// trafficOutcome is the requests through one Service during its rollout:
-// the load's summary, or why there is none.
-type trafficOutcome struct {
-	via     string
-	summary traffic.Summary
-	err     error
+	rollouts map[string]lanes.Rollout
+	requests map[string]lanes.Requests
+	by       string        // the check that performed it
+	took     time.Duration // the rollouts with their traffic, set-up and read-out included
 }
 
 // rolledUnderTraffic performs the lane's rollout under traffic once and
-// returns it; a check that cannot have it stops (it could not judge).
+// returns it; a check that cannot have it could not judge (ERROR).
 func rolledUnderTraffic(ctx context.Context, t *testing.T, c *live.Check) underTraffic {
 	t.Helper()
 	l := live.LaneFrom(ctx)
@@ -129,33 +117,33 @@ func rolledUnderTraffic(ctx context.Context, t *testing.T, c *live.Check) underT
 			}
 		}
 		start := time.Now()
-		u := underTraffic{rolls: map[string]lanes.Rolled{}, traffic: map[string]trafficOutcome{}}
+		out := underTraffic{rollouts: map[string]lanes.Rollout{}, requests: map[string]lanes.Requests{}, by: c.ID}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for _, w := range lanes.Workloads() {
 			wg.Go(func() {
-				roll := func() lanes.Rolled {
+				roll := func() lanes.Rollout {
 					return lanes.Roll(ctx, laneEnv(s), spec.Namespace, w, w.Deployment.Replicas)
 				}
-				var rl lanes.Rolled
-				var tr trafficOutcome
+				var ro lanes.Rollout
+				var q lanes.Requests
 				if w.Deployment.Name == spec.Seed.Backend.Deployment.Name {
-					rl, tr = backendTraffic(ctx, s, roll)
+					ro, q = backendTraffic(ctx, s, roll)
 				} else {
-					rl, tr = frontendTraffic(ctx, s, roll)
+					ro, q = frontendTraffic(ctx, s, roll)
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				u.rolls[w.Deployment.Name], u.traffic[w.Deployment.Name] = rl, tr
+				out.rollouts[w.Deployment.Name], out.requests[w.Deployment.Name] = ro, q
 			})
 		}
 		wg.Wait()
-		u.by, u.took = c.ID, time.Since(start)
-		s.Report.Phase("rolling updates under traffic (L-ROLLOUT, L-TRAFFIC)", u.took)
-		return u, nil
+		out.took = time.Since(start)
+		s.Report.Phase("rolling updates under traffic (todo-app lane)", out.took)
+		return out, nil
 	})
 	if err != nil {
-		c.Fatal(t, "namespace "+spec.Namespace, "%v", err)
+		c.Abort(t, report.CodeSetup, "namespace "+spec.Namespace, "not run: %v", err)
 	}
 	return u
 }
@@ -184,28 +172,15 @@ func onlyCurrentPods(ctx context.Context, s *live.Suite, w spec.Workload) error 
 	return nil
 }
 
-func checkSummary(t *testing.T, c *live.Check, via string, s traffic.Summary) {
-	t.Helper()
-	c.Measure(t, "%s: %d sent, %d failed, %d pods answered %v, p50 %.1fms p99 %.1fms, %s", via, s.Sent, s.Failed, len(s.Pods), s.Pods, s.P50Ms, s.P99Ms, s.Duration)
-	if s.Sent == 0 {
-		c.Fail(t, via, "expected requests during the rolling update, none was sent")
-	}
-	if s.Failed > 0 {
-		c.Fail(t, via, "expected zero failed requests during the rolling update, got %d of %d: %v", s.Failed, s.Sent, s.Errors)
-	}
-	if !s.Replaced || len(s.Pods) < 2 {
-		c.Fail(t, via, "expected the traffic to span the rollout (old and new pods answering), saw pods %v, replaced=%v, errors %v", s.Pods, s.Replaced, s.Errors)
-	}
-}
-
 // backendTraffic sends requests to backend-service from an in-cluster Job
 // while roll runs. The rollout happens whatever becomes of the traffic
-// (L-ROLLOUT judges it on its own).
-func backendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rolled) (lanes.Rolled, trafficOutcome) {
+// (L-ROLLOUT judges it on its own); what goes wrong with the Job is the
+// suite's, never the manifests'.
+func backendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rollout) (lanes.Rollout, lanes.Requests) {
 	b := spec.Seed.Backend
 	cs := s.Clientset
 	url := fmt.Sprintf("http://%s:%d%s", b.Service.Name, b.Service.Port, spec.HealthPath)
-	out := trafficOutcome{via: "backend-service " + url + " (in-cluster Job)"}
+	q := lanes.Requests{Via: "backend-service " + url + " (in-cluster Job)"}
 	job := live.ProbeJob{
 		Namespace: spec.Namespace, Name: "traffic-backend", Image: spec.Seed.Backend.Deployment.Container.Image,
 		Args: []string{"load", "-duration", poll.Rollout.Timeout.String(), "-interval", trafficInterval.String(),
@@ -213,30 +188,30 @@ func backendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rolled
 		Interval: poll.Rollout,
 	}
 	if err := job.Start(ctx, cs); err != nil {
-		out.err = fmt.Errorf("Job traffic-backend: %w", err)
-		return roll(), out
+		q.Err, q.Code = fmt.Errorf("Job traffic-backend: %w", err), report.CodeSetup
+		return roll(), q
 	}
-	rl := roll()
+	ro := roll()
 	lines, _, err := job.Finish(ctx, cs)
 	switch {
 	case err != nil:
-		out.err = fmt.Errorf("Job traffic-backend: no load summary: %w", err)
+		q.Err, q.Code = fmt.Errorf("Job traffic-backend: no load summary: %w", err), report.CodeAPI
 	case len(lines) == 0:
-		out.err = fmt.Errorf("Job traffic-backend: no load summary: the job printed no JSON line")
+		q.Err, q.Code = fmt.Errorf("Job traffic-backend: no load summary: the job printed no JSON line"), report.CodeNoMeasurement
 	default:
-		if err := json.Unmarshal(lines[len(lines)-1], &out.summary); err != nil {
-			out.err = fmt.Errorf("Job traffic-backend: unreadable summary %s: %w", lines[len(lines)-1], err)
+		if err := json.Unmarshal(lines[len(lines)-1], &q.Summary); err != nil {
+			q.Err, q.Code = fmt.Errorf("Job traffic-backend: unreadable summary %s: %w", lines[len(lines)-1], err), report.CodeNoMeasurement
 		}
 	}
-	return rl, out
+	return ro, q
 }
 
 // frontendTraffic sends requests to frontend-service's NodePort from the
 // host while roll runs; the load must have seen the current pods first.
-func frontendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rolled) (lanes.Rolled, trafficOutcome) {
+func frontendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rollout) (lanes.Rollout, lanes.Requests) {
 	f := spec.Seed.Frontend
 	url := fmt.Sprintf("http://%s:%d%s", s.NodePortHost, f.Service.NodePort, spec.HealthPath)
-	out := trafficOutcome{via: "frontend-service " + url + " (NodePort from the host)"}
+	q := lanes.Requests{Via: "frontend-service " + url + " (NodePort from the host)"}
 	lctx, cancel := context.WithTimeout(ctx, poll.Rollout.Timeout)
 	defer cancel()
 	done := make(chan traffic.Summary, 1)
@@ -246,12 +221,12 @@ func frontendTraffic(ctx context.Context, s *live.Suite, roll func() lanes.Rolle
 	}()
 	select {
 	case <-baseline:
-	case out.summary = <-done:
-		// The load ended before it saw the current pods: its summary says
-		// why (checkSummary), and the rollout still happens.
-		return roll(), out
+	case q.Summary = <-done:
+		// The load ended before it saw the current pods (nothing answers
+		// the NodePort): its summary says so, and the rollout still happens.
+		return roll(), q
 	}
-	rl := roll()
-	out.summary = <-done
-	return rl, out
+	ro := roll()
+	q.Summary = <-done
+	return ro, q
 }

@@ -3,7 +3,6 @@ package lanes
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/puretasks/k8s-conformance/internal/live"
 	"github.com/puretasks/k8s-conformance/internal/manifests"
 	"github.com/puretasks/k8s-conformance/internal/poll"
-	"github.com/puretasks/k8s-conformance/internal/report"
 	"github.com/puretasks/k8s-conformance/internal/spec"
 	"github.com/puretasks/k8s-conformance/internal/traffic"
 )
@@ -65,60 +63,6 @@ func DeployCopy(ctx context.Context, env Env, ns string) error {
 		return fmt.Errorf("applying the copy into %s: %w", ns, err)
 	}
 	return nil
-}
-
-// InvariantOf is the seed's promise for a rolling update of w at replicas:
-// ready never below replicas − maxUnavailable, pods never above replicas + maxSurge.
-func InvariantOf(w spec.Workload, replicas int32) live.Invariant {
-	d := w.Deployment
-	return live.Invariant{Desired: replicas - d.MaxUnavailable, MaxPods: replicas + d.MaxSurge, Selector: d.Selector}
-}
-
-// RollOnce starts a rolling update of w in ns and holds it to the invariant
-// on every pod event.
-func RollOnce(ctx context.Context, env Env, r *Recorder, ns string, w spec.Workload, replicas int32) {
-	Roll(ctx, env, ns, w, replicas).Judge(r)
-}
-
-// Rolled is one rolling update as its pod watch saw it, for a check to
-// judge (Judge): L-ROLLOUT and L-TRAFFIC judge the same one.
-type Rolled struct {
-	Namespace string
-	Workload  spec.Workload
-	Replicas  int32
-	Obs       live.RolloutObservation
-	Err       error
-}
-
-// Roll starts a rolling update of w in ns and watches every pod event
-// until it is over.
-func Roll(ctx context.Context, env Env, ns string, w spec.Workload, replicas int32) Rolled {
-	name := w.Deployment.Name
-	obs, err := live.WatchRollout(ctx, env.Clientset, ns, name, InvariantOf(w, replicas),
-		func(ctx context.Context) error { return live.RestartTemplate(ctx, env.Clientset, ns, name) })
-	return Rolled{Namespace: ns, Workload: w, Replicas: replicas, Obs: obs, Err: err}
-}
-
-// Judge holds the rolling update to the invariant on every event it saw:
-// never fewer ready pods than desired - maxUnavailable, never more than
-// desired + maxSurge, new pods in the end. A watch that saw too little is
-// ERROR, not a pass.
-func (rl Rolled) Judge(r *Recorder) {
-	ns, name, d := rl.Namespace, rl.Workload.Deployment.Name, rl.Workload.Deployment
-	r.Measure("%s at %d replica(s): %s", name, rl.Replicas, rl.Obs)
-	var few live.ErrTooFewEvents
-	switch {
-	case errors.As(rl.Err, &few):
-		r.Error(report.CodeAPI, "Deployment "+ns+"/"+name, "rolling update not observed: %v", rl.Err)
-	case rl.Err != nil:
-		r.Fail("Deployment "+ns+"/"+name, "rolling update did not complete: %v", rl.Err)
-	}
-	for _, v := range rl.Obs.Violations {
-		r.Fail("Deployment "+ns+"/"+name, "invariant broken (spec: maxUnavailable %d, maxSurge %d): %s", d.MaxUnavailable, d.MaxSurge, v)
-	}
-	if len(rl.Obs.NewPods) == 0 && rl.Err == nil {
-		r.Fail("Deployment "+ns+"/"+name, "expected new pods after the template change, saw none")
-	}
 }
 
 // ScaleUp scales w in ns to n and waits until n pods are Ready, reporting
@@ -178,7 +122,7 @@ func Scale(ctx context.Context, env Env, r *Recorder, ns string) {
 			continue
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); RollOnce(ctx, env, r, ns, w, ScaleTo(w)) }()
+		go func() { defer wg.Done(); Roll(ctx, env, ns, w, ScaleTo(w)).Judge(r) }()
 	}
 	wg.Wait()
 }

@@ -132,8 +132,15 @@ func survivesDeletion(ctx context.Context, env Env, r *Recorder, ns, label strin
 	}
 	pr.node = after.Spec.NodeName
 	answer := "200, the file"
-	if !found {
+	switch {
+	case !found:
 		answer = "404, " + stubserver.NoSuchUpload
+	case string(got) != pr.content:
+		other := string(got)
+		if len(other) > 80 {
+			other = other[:80] + "..."
+		}
+		answer = fmt.Sprintf("200, other content %q", other)
 	}
 	r.Measure("%s: wrote %s via %s, deleted it, read via %s on %s: %s", label, pr.name, before.Name, after.Name, after.Spec.NodeName, answer)
 	return found && string(got) == pr.content, pr, nil
@@ -225,7 +232,8 @@ func containersStarted(p *corev1.Pod) bool {
 }
 
 // noSuchUpload reports the backend stub's own 404 body (the API server's
-// is a Status object, whatever the pod's hostname).
+// is a Status object). The pod name the stub adds is not compared: it is
+// the container's hostname, which spec.hostname may set to anything.
 func noSuchUpload(body []byte) bool {
 	var a struct {
 		Error string `json:"error"`

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 
 	"github.com/puretasks/k8s-conformance/internal/poll"
 )
@@ -38,11 +40,18 @@ type RolloutObservation struct {
 	Duration   time.Duration
 	OldPods    []string
 	NewPods    []string
+	// Condemned is the most pods seen at once that their ReplicaSet had
+	// already been scaled below (condemnedPods): not counted in MaxPods.
+	Condemned int
 }
 
 func (o RolloutObservation) String() string {
-	return fmt.Sprintf("%d pod events, ready min %d, pods max %d, %d violations, rollout %s",
+	s := fmt.Sprintf("%d pod events, ready min %d, pods max %d, %d violations, rollout %s",
 		o.Events, o.MinReady, o.MaxPods, len(o.Violations), o.Duration.Round(100*time.Millisecond))
+	if o.Condemned > 0 {
+		s += fmt.Sprintf(" (up to %d pod(s) seen after their ReplicaSet was scaled below them, not counted)", o.Condemned)
+	}
+	return s
 }
 
 // MinRolloutEvents is the fewest pod events a rollout replacing old pods
@@ -96,6 +105,17 @@ func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment s
 			states = append(states, name+"("+label+")")
 		}
 		sort.Strings(states)
+		if int32(pods) > inv.MaxPods {
+			// Over the surge limit as seen: unless the API says the
+			// surplus is condemned (its deletion in flight), a violation.
+			n, err := condemnedPods(ctx, cs, ns, sel, seen)
+			if err != nil {
+				states = append(states, "(ReplicaSets not read: "+err.Error()+")")
+			} else {
+				pods -= n
+				obs.Condemned = max(obs.Condemned, n)
+			}
+		}
 		if obs.MinReady < 0 || ready < obs.MinReady {
 			obs.MinReady = ready
 		}
@@ -126,6 +146,9 @@ func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment s
 		if triggered.Load() {
 			obs.Events++
 			observeLocked(reason)
+			if handledHook != nil {
+				handledHook()
+			}
 		}
 	}
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -148,7 +171,7 @@ func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment s
 	defer halt()
 	factory.Start(stop)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		return RolloutObservation{}, fmt.Errorf("pod watch did not sync")
+		return RolloutObservation{}, &RolloutMachineryError{Err: errors.New("pod watch did not sync")}
 	}
 	// The initial list's adds may still be on their way to the handlers:
 	// the state before the trigger is the store's.
@@ -166,12 +189,14 @@ func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment s
 	triggered.Store(true)
 	if err := trigger(ctx); err != nil {
 		halt()
-		return copyObservation(&mu, &obs), fmt.Errorf("starting the rollout: %w", err)
+		return copyObservation(&mu, &obs), &RolloutMachineryError{Err: fmt.Errorf("starting the rollout: %w", err)}
 	}
 	_, err = WaitDeployment(ctx, cs, ns, deployment, poll.Rollout)
 	if err == nil {
 		// Judge only once the watch has delivered the state the API shows.
-		err = settled(ctx, cs, ns, sel, &mu, seen)
+		if err = settled(ctx, cs, ns, sel, &mu, seen); err != nil {
+			err = &RolloutMachineryError{Err: err}
+		}
 	}
 	halt()
 	mu.Lock()
@@ -194,11 +219,61 @@ func WatchRollout(ctx context.Context, cs kubernetes.Interface, ns, deployment s
 	return out, nil
 }
 
+// RolloutMachineryError is a rollout the suite could not start or watch
+// (the API refused the template change, the pod watch did not sync or fell
+// behind): it says nothing about the manifests.
+type RolloutMachineryError struct{ Err error }
+
+func (e *RolloutMachineryError) Error() string { return e.Err.Error() }
+func (e *RolloutMachineryError) Unwrap() error { return e.Err }
+
+// handledHook, when set (tests only), is told each rollout event has been
+// judged: a fake controller then takes its next step no sooner than a real
+// one would, after the watch has seen the last.
+var handledHook func()
+
 // podState is what the invariant reads of a pod.
-type podState struct{ ready, terminating bool }
+type podState struct {
+	ready, terminating bool
+	owner              string // the ReplicaSet controlling it, if any
+}
 
 func stateOf(p *corev1.Pod) podState {
-	return podState{ready: PodReady(p), terminating: Terminating(p)}
+	st := podState{ready: PodReady(p), terminating: Terminating(p)}
+	if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "ReplicaSet" {
+		st.owner = ref.Name
+	}
+	return st
+}
+
+// condemnedPods counts the live pods seen whose ReplicaSet the API already
+// shows scaled below them. The Deployment controller enforces maxSurge on
+// its ReplicaSets' replicas; an old ReplicaSet's controller deletes the pod
+// a scale-down condemned a moment later, and a new ReplicaSet's pod may be
+// created in that moment (measured: 5 pods for 3 replicas with maxSurge 1,
+// one of them already condemned). Those pods are on their way out by the
+// controller's decision, so they are not the strategy's surge. The read is
+// the API's current state, taken after the event: a ReplicaSet scaled
+// above the limit (a wrong maxSurge) stays so for a whole readiness delay,
+// and is counted.
+func condemnedPods(ctx context.Context, cs kubernetes.Interface, ns, sel string, seen map[string]podState) (int, error) {
+	list, err := cs.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return 0, err
+	}
+	have := map[string]int32{}
+	for _, st := range seen {
+		if !st.terminating && st.owner != "" {
+			have[st.owner]++
+		}
+	}
+	n := 0
+	for _, rs := range list.Items {
+		if want := ptr.Deref(rs.Spec.Replicas, 1); have[rs.Name] > want {
+			n += int(have[rs.Name] - want)
+		}
+	}
+	return n, nil
 }
 
 // settled waits until the pods the watch delivered are the pods the API

@@ -64,7 +64,14 @@ func commands(args []string) ([][]string, error) {
 			continue
 		}
 		if i == start {
-			return nil, fmt.Errorf("empty command at argument %d of %q", i+1, args)
+			switch {
+			case len(args) == 0:
+				return nil, fmt.Errorf("no command")
+			case i == len(args):
+				return nil, fmt.Errorf("nothing after the last %q in %q", then, args)
+			default:
+				return nil, fmt.Errorf("nothing before %q (argument %d) in %q", then, i+1, args)
+			}
 		}
 		out = append(out, args[start:i])
 		start = i + 1
