@@ -288,7 +288,9 @@ func TestReplacementThatCannotRunFailsWhateverCameBefore(t *testing.T) {
 		if err == nil {
 			crashed := p.(*corev1.Pod).DeepCopy()
 			crashed.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: `secret "todo-secrets" not found`}}
-			_ = cs.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), crashed, ns)
+			if err := cs.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), crashed, ns); err != nil {
+				t.Errorf("crashing the replacement: %v", err)
+			}
 		}
 		return http.StatusServiceUnavailable, proxy503, nil
 	}}
