@@ -574,7 +574,7 @@ func readThroughReader(ctx context.Context, env Env, ns, file string) (string, e
 		if r := live.TerminalReason(p); r != "" {
 			return false, fmt.Errorf("cannot run: %s", r)
 		}
-		if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
+		if !containersStarted(p) {
 			return false, nil
 		}
 		found, raw, err := askUpload(ctx, env, ns, hostPathReader, file)

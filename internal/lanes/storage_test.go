@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/puretasks/k8s-conformance/internal/spec"
 )
@@ -136,7 +137,7 @@ func readerRuns(cs *fake.Clientset, ns string) {
 		}
 		p := obj.(*corev1.Pod).DeepCopy()
 		p.Status.Phase = corev1.PodRunning
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "reader", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "reader", Started: ptr.To(true), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
 		return true, p, nil
 	})
 }

@@ -62,6 +62,21 @@ func parse(name string, raw []byte) (*actionlint.Workflow, []string) {
 }
 
 // liveJobs are the jobs that run the live tier (a run: step with `make conformance`).
+// parseLiveJobs parses workflow name and returns its live jobs; none (a
+// workflow that does not parse, or runs no `make conformance`) is a
+// problem.
+func parseLiveJobs(name string, raw []byte) ([]*actionlint.Job, []string) {
+	w, problems := parse(name, raw)
+	if w == nil {
+		return nil, problems
+	}
+	jobs := liveJobs(w)
+	if len(jobs) == 0 {
+		problems = append(problems, name+": no job runs `make conformance`")
+	}
+	return jobs, problems
+}
+
 func liveJobs(w *actionlint.Workflow) []*actionlint.Job {
 	var jobs []*actionlint.Job
 	for _, j := range w.Jobs {
@@ -130,13 +145,9 @@ func envVar(env *actionlint.Env, name string) (string, bool) {
 // the upgrade from the last release tag.
 func nightlyProblems(raw []byte, supported []kubeversion.Release) []string {
 	const name = nightlyFile
-	w, problems := parse(name, raw)
-	if w == nil {
-		return problems
-	}
-	jobs := liveJobs(w)
+	jobs, problems := parseLiveJobs(name, raw)
 	if len(jobs) == 0 {
-		return append(problems, name+": no job runs `make conformance`")
+		return problems
 	}
 	var want []string
 	for _, r := range supported {
@@ -294,13 +305,9 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 // the upgrade from the pull request's base commit.
 func upgradeFromBaseProblems(raw []byte) []string {
 	const name = manifestsPRFile
-	w, problems := parse(name, raw)
-	if w == nil {
-		return problems
-	}
-	jobs := liveJobs(w)
+	jobs, problems := parseLiveJobs(name, raw)
 	if len(jobs) == 0 {
-		return append(problems, name+": no job runs `make conformance`")
+		return problems
 	}
 	for _, j := range jobs {
 		problems = append(problems, upgradeProblems(name, j, func(_ *actionlint.Step, value string) string {
